@@ -1,0 +1,1 @@
+"""Pairwise realism studies served over HTTP and stored through SQLAlchemy."""
