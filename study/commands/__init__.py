@@ -1,0 +1,1 @@
+"""`crnkit study` subcommands, one module each: `add_arguments(parser)` and `run(ns) -> int`."""

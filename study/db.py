@@ -1,0 +1,212 @@
+"""SQLAlchemy schema of a study database and the `responses_export` view (contract 5).
+
+One row per judgment (`response`), attached to the `trial` it answers; timestamps are stored as
+ISO-8601 UTC text so that SQLite and PostgreSQL export them identically.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+EXPORT_COLUMNS = (
+    "study_id",
+    "dataset",
+    "participant_id",
+    "platform",
+    "trial_index",
+    "kind",
+    "comparison",
+    "image_id",
+    "method_a",
+    "method_b",
+    "left_method",
+    "right_method",
+    "chosen_method",
+    "exposure",
+    "exposure_ms_target",
+    "exposure_ms_measured",
+    "timing_ok",
+    "frame_ms",
+    "dpr",
+    "response_ms",
+    "shown_at",
+    "answered_at",
+    "window_w",
+    "window_h",
+    "focus_lost",
+    "user_agent",
+)
+EXPORT_VIEW = "responses_export"
+
+
+def utc_now() -> str:
+    """The server's current time as ISO-8601 UTC text with milliseconds (…Z)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the study schema."""
+
+
+class Study(Base):
+    """A study as started from one spec; an edited spec must get a new id."""
+
+    __tablename__ = "study"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    dataset: Mapped[str] = mapped_column(String(128))
+    spec_sha256: Mapped[str] = mapped_column(String(64))
+    spec_json: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | paused | closed
+    created_at: Mapped[str] = mapped_column(String(32), default=utc_now)
+
+
+class Participant(Base):
+    """One person taking one study; `public_id` is the pseudonym used in exports."""
+
+    __tablename__ = "participant"
+    __table_args__ = (
+        UniqueConstraint("study_id", "worker_hash", name="uq_participant_worker"),
+        Index("ix_participant_worker", "worker_hash"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("study.id"))
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))
+    worker_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    assignment_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    hit_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    submit_to: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    platform_study_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="started")  # started | finished
+    seed: Mapped[int] = mapped_column(Integer)
+    user_agent: Mapped[str | None] = mapped_column(Text, nullable=True)
+    completion_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[str] = mapped_column(String(32), default=utc_now)
+    finished_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    trials: Mapped[list[Trial]] = relationship(
+        back_populates="participant", order_by="Trial.position"
+    )
+
+
+class Trial(Base):
+    """A trial assigned to one participant at one position of its list."""
+
+    __tablename__ = "trial"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "position", name="uq_trial_position"),
+        Index("ix_trial_cell", "comparison", "exposure", "image_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # test | practice | catch
+    comparison: Mapped[str] = mapped_column(String(128))
+    image_id: Mapped[str] = mapped_column(String(256))
+    method_a: Mapped[str] = mapped_column(String(128))
+    method_b: Mapped[str] = mapped_column(String(128))
+    left_method: Mapped[str] = mapped_column(String(128))
+    right_method: Mapped[str] = mapped_column(String(128))
+    exposure: Mapped[str] = mapped_column(String(16))  # "125" … "8000" | "unlimited"
+    exposure_ms_target: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    served_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    participant: Mapped[Participant] = relationship(back_populates="trials")
+    response: Mapped[Response | None] = relationship(back_populates="trial", uselist=False)
+
+
+class Response(Base):
+    """The one judgment a trial gets, with the browser's timing measurements."""
+
+    __tablename__ = "response"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"), unique=True)
+    chosen_method: Mapped[str] = mapped_column(String(128))
+    exposure_ms_measured: Mapped[float | None] = mapped_column(Float, nullable=True)
+    timing_ok: Mapped[int] = mapped_column(Integer)
+    frame_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dpr: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_ms: Mapped[float] = mapped_column(Float)
+    shown_at: Mapped[str] = mapped_column(String(32))
+    answered_at: Mapped[str] = mapped_column(String(32))
+    window_w: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    window_h: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    focus_lost: Mapped[int] = mapped_column(Integer, default=0)
+    user_agent: Mapped[str | None] = mapped_column(Text, nullable=True)
+    payload_sha256: Mapped[str] = mapped_column(String(64))  # to tell a retry from a change
+    trial: Mapped[Trial] = relationship(back_populates="response")
+
+
+class Event(Base):
+    """Something that happened in the participant's browser: focus lost, resize, fullscreen exit."""
+
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), index=True)
+    trial_id: Mapped[int | None] = mapped_column(ForeignKey("trial.id"), nullable=True)
+    type: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[str] = mapped_column(String(32), default=utc_now)
+
+
+EXPORT_VIEW_SQL = f"""
+CREATE VIEW {EXPORT_VIEW} AS
+SELECT s.id AS study_id, s.dataset AS dataset, p.public_id AS participant_id,
+       p.platform AS platform, t.position AS trial_index, t.kind AS kind,
+       t.comparison AS comparison, t.image_id AS image_id, t.method_a AS method_a,
+       t.method_b AS method_b, t.left_method AS left_method, t.right_method AS right_method,
+       r.chosen_method AS chosen_method, t.exposure AS exposure,
+       t.exposure_ms_target AS exposure_ms_target, r.exposure_ms_measured AS exposure_ms_measured,
+       r.timing_ok AS timing_ok, r.frame_ms AS frame_ms, r.dpr AS dpr,
+       r.response_ms AS response_ms, r.shown_at AS shown_at, r.answered_at AS answered_at,
+       r.window_w AS window_w, r.window_h AS window_h, r.focus_lost AS focus_lost,
+       r.user_agent AS user_agent
+FROM response r
+JOIN trial t ON t.id = r.trial_id
+JOIN participant p ON p.id = t.participant_id
+JOIN study s ON s.id = p.study_id
+"""
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL lets readers (admin, export) run beside the writer; busy_timeout turns short lock
+    # waits into waiting instead of errors; NORMAL sync is durable across app crashes in WAL.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def init_db(engine: Engine) -> None:
+    """Create missing tables and the export view; existing data is left untouched."""
+    Base.metadata.create_all(engine)
+    if EXPORT_VIEW not in inspect(engine).get_view_names():
+        with engine.begin() as conn:
+            conn.execute(text(EXPORT_VIEW_SQL))
