@@ -6,9 +6,12 @@ ISO-8601 UTC text so that SQLite and PostgreSQL export them identically.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Connection,
     Engine,
     Float,
     ForeignKey,
@@ -73,6 +76,7 @@ class Study(Base):
     dataset: Mapped[str] = mapped_column(String(128))
     spec_sha256: Mapped[str] = mapped_column(String(64))
     spec_json: Mapped[str] = mapped_column(Text)
+    imagesets_json: Mapped[str] = mapped_column(Text, default="{}")  # {set name: digest}
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | paused | closed
     created_at: Mapped[str] = mapped_column(String(32), default=utc_now)
 
@@ -84,6 +88,7 @@ class Participant(Base):
     __table_args__ = (
         UniqueConstraint("study_id", "worker_hash", name="uq_participant_worker"),
         Index("ix_participant_worker", "worker_hash"),
+        Index("ix_participant_token", "token_hash", unique=True),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     study_id: Mapped[str] = mapped_column(ForeignKey("study.id"))
@@ -96,8 +101,9 @@ class Participant(Base):
     submit_to: Mapped[str | None] = mapped_column(String(256), nullable=True)
     session_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     platform_study_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="started")  # started | finished
+    status: Mapped[str] = mapped_column(String(16), default="started")  # started|finished|refused
     seed: Mapped[int] = mapped_column(Integer)
+    trials_total: Mapped[int] = mapped_column(Integer, default=0)  # practice + test + catch
     user_agent: Mapped[str | None] = mapped_column(Text, nullable=True)
     completion_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[str] = mapped_column(String(32), default=utc_now)
@@ -194,6 +200,19 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    # The driver's own implicit BEGIN is switched off so that SQLAlchemy's "begin" event decides
+    # between BEGIN (reads) and BEGIN IMMEDIATE (writes, see `write_tx`).
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A deferred transaction that reads and then writes can fail at once with SQLITE_BUSY when
+    # another process wrote in between; taking the write lock up front makes it wait instead.
+    immediate = conn.get_execution_options().get(IMMEDIATE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+IMMEDIATE_OPTION = "crnkit_immediate"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -201,12 +220,23 @@ def make_engine(url: str, **kwargs) -> Engine:
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+@contextmanager
+def write_tx(engine: Engine) -> Iterator[Connection]:
+    """A connection inside one write transaction (BEGIN IMMEDIATE on SQLite), committed on exit."""
+    with engine.connect() as conn:
+        conn.execution_options(**{IMMEDIATE_OPTION: True})
+        with conn.begin():
+            yield conn
 
 
 def init_db(engine: Engine) -> None:
     """Create missing tables and the export view; existing data is left untouched."""
-    Base.metadata.create_all(engine)
-    if EXPORT_VIEW not in inspect(engine).get_view_names():
-        with engine.begin() as conn:
+    # One write transaction, so that several server processes starting at once do not race.
+    with write_tx(engine) as conn:
+        Base.metadata.create_all(conn)
+        if EXPORT_VIEW not in inspect(conn).get_view_names():
             conn.execute(text(EXPORT_VIEW_SQL))

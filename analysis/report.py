@@ -1,0 +1,169 @@
+"""Write the analysis outputs: CSV files, tables, figures and one self-contained HTML report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.pipeline import DIAGNOSTIC_FILES, AnalysisResult, settings_json, settings_record
+from analysis.plots import (
+    SavedFigure,
+    diagnostics_figure,
+    exposure_figure,
+    rankings_figure,
+    save_figure,
+)
+from analysis.tables import CI_NAMES, table_frame, to_csv, to_latex, to_markdown
+from crn.fsutil import atomic_write_text
+
+NOTE_KEYS = frozenset({"note", "notes", "warning", "warnings", "caveat", "caveats", "remark"})
+
+
+def find_notes(document: Any, path: str = "") -> Iterator[str]:
+    """Notes a reader must see, found anywhere in a study.json section (spec, imagesets).
+
+    Strings under note-like keys, and VGG-19 features that came from random weights (image
+    sets record the generator's facts, e.g. {"vgg_weights": "random"}).
+    """
+    if isinstance(document, dict):
+        for key, value in document.items():
+            where = f"{path}.{key}" if path else str(key)
+            name = str(key).lower()
+            if name in NOTE_KEYS:
+                for text in value if isinstance(value, list) else [value]:
+                    yield f"{path or 'study'}: {text}"
+            elif name == "vgg_weights" and str(value).lower() == "random":
+                yield (
+                    f"{path or 'study'}: VGG-19 random weights were used (vgg_weights = random); "
+                    "its perceptual loss had no pretrained features"
+                )
+            else:
+                yield from find_notes(value, where)
+    elif isinstance(document, list):
+        for i, item in enumerate(document):
+            yield from find_notes(item, f"{path}[{i}]")
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    atomic_write_text(path, frame.to_csv(index=False, float_format="%.6g"))
+
+
+def write_tables(result: AnalysisResult, out: Path) -> None:
+    """rates.csv, table.md/.tex/.csv, rankings.csv, exclusions and diagnostics CSV files."""
+    _csv(result.rates, out / "rates.csv")
+    atomic_write_text(out / "table.md", to_markdown(result.table))
+    atomic_write_text(out / "table.tex", to_latex(result.table))
+    atomic_write_text(out / "table.csv", to_csv(result.table))
+    _csv(result.rankings, out / "rankings.csv")
+    _csv(result.exclusions.report, out / "exclusions.csv")
+    _csv(result.exclusions.participants, out / "excluded_participants.csv")
+    _csv(result.curves.fits, out / "exposure_fits.csv")
+    for name in DIAGNOSTIC_FILES:
+        _csv(result.diagnostics[name], out / f"diagnostics_{name}.csv")
+    atomic_write_text(out / "analysis.json", settings_json(result))
+
+
+def write_figures(result: AnalysisResult, out: Path) -> dict[str, SavedFigure]:
+    """exposure, rankings and diagnostics figures as PNG and SVG."""
+    diag = result.diagnostics
+    figures = {
+        "exposure": exposure_figure(result.rates, result.curves.bands),
+        "rankings": rankings_figure(result.rankings),
+        "diagnostics": diagnostics_figure(
+            diag["position"], diag["participants"], diag["devices"], diag["timing"]
+        ),
+    }
+    return {name: save_figure(fig, out, name) for name, fig in figures.items()}
+
+
+def _html_table(frame: pd.DataFrame, digits: int = 3, index: bool = False) -> str:
+    def fmt(value: float) -> str:
+        return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}"
+
+    return frame.to_html(index=index, na_rep="–", float_format=fmt, border=0, classes="data")
+
+
+def _studies(result: AnalysisResult) -> list[dict[str, Any]]:
+    studies = []
+    for sid in sorted(result.loaded.frame["study_id"].unique()):
+        meta = result.loaded.studies.get(sid)
+        entry: dict[str, Any] = {"study_id": sid, "meta": meta, "notes": []}
+        if meta is not None:
+            entry["notes"] = [*find_notes(meta.spec, "spec"), *find_notes(meta.imagesets, "imagesets")]
+            entry["imagesets"] = _html_table(
+                pd.DataFrame(
+                    [
+                        {"name": n, "kind": s.get("kind", ""), "path": s.get("path", "")}
+                        | {"sha256": str(s.get("sha256", ""))[:16]}
+                        for n, s in sorted(meta.imagesets.items())
+                    ]
+                )
+            )
+            entry["spec"] = json.dumps(meta.spec, indent=2, sort_keys=True, default=str)
+        studies.append(entry)
+    return studies
+
+
+def _counts(result: AnalysisResult) -> dict[str, int]:
+    frame = result.loaded.frame
+    kept = result.exclusions.kept
+    return {
+        "rows": len(frame),
+        "participants": int(frame.groupby(["study_id", "participant_id"]).ngroups),
+        "judgments": int((frame["kind"] == "test").sum()),
+        "kept_judgments": len(kept),
+        "kept_participants": int(kept.groupby(["study_id", "participant_id"]).ngroups),
+    }
+
+
+def render_html(result: AnalysisResult, figures: dict[str, SavedFigure]) -> str:
+    """The self-contained report: tables inline, figures as inline SVG."""
+    import jinja2
+    from markupsafe import Markup
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    diag = result.diagnostics
+    worst = diag["images"][diag["images"]["fails"]].head(30)
+    html = {
+        "table": table_frame(result.table).to_html(index=False, border=0, classes="paper"),
+        "rates": _html_table(result.rates.drop(columns=["significant"])),
+        "rankings": _html_table(result.rankings),
+        "exclusions": _html_table(result.exclusions.report),
+        "fits": _html_table(result.curves.fits),
+        "position": _html_table(diag["position"]),
+        "timing": _html_table(diag["timing"]),
+        "device_summary": _html_table(diag["device_summary"]),
+        "failing_images": _html_table(worst),
+    }
+    return env.get_template("report.html").render(
+        result=result,
+        html={k: Markup(v) for k, v in html.items()},
+        svg={k: Markup(_strip_xml_header(f.svg_text)) for k, f in figures.items()},
+        studies=_studies(result),
+        counts=_counts(result),
+        settings=settings_record(result),
+        ci_name=CI_NAMES[result.options.table.ci],
+        level=round(100 * result.options.bootstrap.level),
+    )
+
+
+def _strip_xml_header(svg: str) -> str:
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
+
+
+def write_report(result: AnalysisResult, out_dir: str | Path) -> list[Path]:
+    """Write every output file into out_dir; return the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_tables(result, out)
+    figures = write_figures(result, out)
+    atomic_write_text(out / "index.html", render_html(result, figures))
+    return sorted(p for p in out.iterdir() if p.is_file())

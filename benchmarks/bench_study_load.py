@@ -1,0 +1,225 @@
+"""Load benchmark of the study server: the real `crnkit study serve` process, simulated participants.
+
+Two load shapes, each on a fresh study (and a fresh SQLite file unless --db-url is given):
+  closed  N participants all at once, no think time (target: >= 600 judgments/s)
+  paced   N participants each answering once a second (target: p99 < 100 ms per request)
+Every run ends with the integrity check: answers stored == answers acknowledged, none changed,
+no trial answered twice, no participant with a gap. One JSON object per shape on stdout.
+
+    flock /tmp/crnkit-cpu.lock python benchmarks/bench_study_load.py
+    python benchmarks/bench_study_load.py --participants 20 --shapes closed
+    python benchmarks/bench_study_load.py --db-url postgresql://crnkit@/crnkit_bench?host=/tmp
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import tomli_w
+
+from crn.imageset import write_imageset
+from study.db import make_engine
+from study.simulate import SimConfig, integrity_report, simulate
+
+PRACTICE, CATCH = 4, 6
+EXPOSURES = [125, 250, 500, 1000, 2000, "unlimited"]
+TARGETS = {"closed": "judgments_per_s >= 600", "paced": "p99 < 100 ms for every endpoint"}
+
+
+def write_study(root: Path, study_id: str, trials: int, n_images: int) -> Path:
+    """Four tiny image sets and a study.toml with `trials` trials per participant in all."""
+    rng = np.random.default_rng(0)
+    ids = [f"img{k:03d}" for k in range(n_images)]
+    real = {i: rng.integers(0, 256, (8, 16, 3), dtype=np.uint8) for i in ids}
+    variants = {
+        "real": ("real", real),
+        "crn": ("generated", {i: (a // 2).astype(np.uint8) for i, a in real.items()}),
+        "pix2pix": ("generated", {i: (255 - a).astype(np.uint8) for i, a in real.items()}),
+        "blurred": ("catch", {i: np.full_like(a, 128) for i, a in real.items()}),
+    }
+    for name, (kind, images) in variants.items():
+        write_imageset(
+            root / "sets" / name,
+            name=name,
+            kind=kind,
+            source="bench",
+            dataset="synthetic",
+            split_sha256="0" * 64,
+            split="test",
+            size=(8, 16),
+            images=sorted(images.items()),
+        )
+    doc = {
+        "study": {
+            "id": study_id,
+            "title": "Load benchmark",
+            "dataset": "synthetic",
+            "trials_per_participant": trials - PRACTICE - CATCH,
+            "seed": 0,
+        },
+        "sets": {name: f"sets/{name}" for name in variants},
+        "comparisons": [
+            {"id": "crn_vs_pix2pix", "a": "crn", "b": "pix2pix", "exposures": EXPOSURES},
+            {"id": "crn_vs_real", "a": "crn", "b": "real", "exposures": EXPOSURES},
+        ],
+        "practice": {"trials": PRACTICE, "a": "real", "b": "blurred", "exposure": "unlimited"},
+        "catch": {"trials": CATCH, "real": "real", "bad": "blurred", "exposure": "unlimited"},
+        "platform": {"kind": "local", "completion_code": "BENCH"},
+    }
+    path = root / "study.toml"
+    path.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    return path
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(toml: Path, db: str, key_file: Path, port: int, ns: argparse.Namespace):
+    """`crnkit study serve` in its own process group; returns once /api/health answers."""
+    cmd = [
+        sys.executable, "-m", "crn.cli", "study", "serve", str(toml), "--db", db,
+        "--key-file", str(key_file), "--port", str(port), "--workers", str(ns.workers),
+        "--threads", str(ns.threads), "--admin-token", secrets.token_urlsafe(16),
+        "--no-verify-images",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise SystemExit("server did not start within 60 s")
+
+
+def server_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of the gunicorn master and its live workers."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM the server's process group and wait for it."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def run_shape(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
+    """One load run on a fresh study; the figures and the integrity check as a dict."""
+    study_id = f"bench-{shape}-{secrets.token_hex(3)}"
+    root = tmp / study_id
+    toml = write_study(root, study_id, ns.trials, ns.images)
+    db = ns.db_url or str(root / "study.sqlite")
+    proc = start_server(toml, db, root / "study-secret.key", port := free_port(), ns)
+    try:
+        config = SimConfig(
+            participants=ns.participants,
+            concurrency=ns.concurrency,
+            think_ms=ns.pace_ms if shape == "paced" else 0.0,
+            seed=ns.seed,
+            progress=ns.progress,
+            timeout_s=60.0,
+        )
+        result = simulate(f"http://127.0.0.1:{port}", config)
+        cpu = server_cpu_s(proc.pid)
+    finally:
+        stop_server(proc)
+    engine = make_engine(db if "://" in db else f"sqlite:///{db}")
+    try:
+        integrity = integrity_report(engine, study_id, result.acked)
+    finally:
+        engine.dispose()
+    summary = result.summary()
+    p99 = max(v["p99_ms"] for v in summary["latency"].values())
+    met = summary["judgments_per_s"] >= 600 if shape == "closed" else p99 < 100
+    clean = integrity["ok"] and integrity["stored_equals_acknowledged"]
+    return {
+        "benchmark": "study_load",
+        "shape": shape,
+        "db": "postgresql" if ns.db_url else "sqlite",
+        "workers": ns.workers,
+        "threads": ns.threads,
+        "trials_per_participant": ns.trials,
+        "concurrency": ns.concurrency,
+        **({"pace_ms": ns.pace_ms} if shape == "paced" else {}),
+        **summary,
+        "server_cpu_s": round(cpu, 2),
+        "max_p99_ms": p99,
+        "integrity": integrity,
+        "target": TARGETS[shape],
+        "target_met": bool(met and clean and summary["responses_5xx"] == 0),
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options of the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--participants", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=None, help="default: participants")
+    parser.add_argument("--trials", type=int, default=110, help="trials per participant, in all")
+    parser.add_argument("--images", type=int, default=60, help="image ids per set")
+    parser.add_argument("--shapes", default="closed,paced", help="closed, paced or both")
+    parser.add_argument("--pace-ms", type=float, default=1000.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--db-url", default=None, help="a PostgreSQL URL instead of SQLite")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    ns = parser.parse_args(argv)
+    ns.concurrency = ns.concurrency or ns.participants
+    if ns.trials <= PRACTICE + CATCH:
+        parser.error(f"--trials must exceed {PRACTICE + CATCH} (practice + catch)")
+    return ns
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen shapes; print one JSON object per shape; exit 1 if a target was missed."""
+    ns = parse_args(argv)
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="crnkit-load-") as tmp:
+        for shape in [s.strip() for s in ns.shapes.split(",") if s.strip()]:
+            if shape not in TARGETS:
+                raise SystemExit(f"unknown shape '{shape}' (expected closed or paced)")
+            figures = run_shape(shape, ns, Path(tmp))
+            print(json.dumps(figures), flush=True)
+            ok = ok and figures["target_met"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Contract 1: data sources, class lists, splits and the paired torch dataset.
+
+Importing this package is cheap and torch-free; `crn.data.dataset` is the only module that
+imports torch.
+"""

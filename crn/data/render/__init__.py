@@ -1,0 +1,1 @@
+"""Procedural rendering of the synthetic street scenes (vectorised numpy, pure functions)."""

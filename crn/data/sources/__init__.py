@@ -1,0 +1,1 @@
+"""Data sources: each reads one on-disk layout and yields (label, photo) pairs by image id."""

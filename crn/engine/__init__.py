@@ -1,0 +1,1 @@
+"""The training engine shared by every generator: interface, registry, trainer, checkpoints."""

@@ -1,0 +1,1 @@
+"""Generators of the crn package (the CRN itself); baselines live in the `baselines` package."""

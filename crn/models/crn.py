@@ -1,0 +1,186 @@
+"""The CRN model for the engine: generator + masked VGG-19 diversity loss, one Adam phase."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from crn.engine.interface import Batch, GeneratorModel, Phase
+from crn.errors import UserError
+from crn.losses import (
+    LOSS_LAYERS,
+    PerceptualArgs,
+    PerceptualLoss,
+    add_perceptual_arguments,
+    label_pyramid,
+    metadata_of,
+    perceptual_args_from_namespace,
+)
+from crn.models.generator import CRNGenerator, default_num_outputs, scales
+
+
+@dataclass(frozen=True)
+class CRNArgs:
+    """Constructor arguments of the CRN model (stored in checkpoints)."""
+
+    num_label_channels: int
+    size: tuple[int, int]
+    perceptual: PerceptualArgs
+    width: float = 1.0
+    num_outputs: int = 9
+    lr: float = 1e-4
+    frozen_modules: int = 0
+    init_from: str = ""
+
+
+class CRNModel(GeneratorModel):
+    """Cascaded refinement network trained with the masked perceptual diversity loss."""
+
+    name = "crn"
+    Args = CRNArgs
+
+    def __init__(self, args: CRNArgs) -> None:
+        super().__init__(args)
+        self.generator = CRNGenerator(
+            args.num_label_channels, args.size, args.width, args.num_outputs
+        )
+        self.perceptual = PerceptualLoss(args.perceptual)
+        if not 0 <= args.frozen_modules < len(self.generator.blocks):
+            raise UserError(
+                f"cannot freeze {args.frozen_modules} of {len(self.generator.blocks)} modules"
+            )
+        for block in self.generator.blocks[: args.frozen_modules]:
+            block.requires_grad_(False)
+
+    @property
+    def num_outputs(self) -> int:
+        """k, the number of diverse images per label map."""
+        return self.args.num_outputs
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width) of the output."""
+        return tuple(self.args.size)
+
+    def generate(self, label: torch.Tensor) -> torch.Tensor:
+        """k images per label map, clipped to [0,1]."""
+        return self.generator(label).clamp(0.0, 1.0)
+
+    def phases(self) -> list[Phase]:
+        """One Adam phase over the trainable refinement modules and the output conv."""
+        count = len(self.generator.blocks)
+        trainable = tuple(f"generator.blocks.{i}" for i in range(self.args.frozen_modules, count))
+        return [Phase("generator", (*trainable, "generator.to_rgb"), lr=self.args.lr)]
+
+    def phase_losses(self, phase: str, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        """The perceptual diversity loss of the generator's k outputs."""
+        label = batch["label"]
+        pyramid = label_pyramid(label, self.generator.scales)
+        fake = self.generator(label, pyramid)
+        return self.perceptual(fake, batch["photo"], label, pyramid)
+
+    def initialize(self) -> None:
+        """Load the shared coarse modules from `--init-from` (a lower-resolution CRN)."""
+        if self.args.init_from:
+            load_coarse_modules(self, self.args.init_from)
+
+    def prepare_training(self) -> None:
+        """Load the frozen VGG-19."""
+        self.perceptual.load_vgg()
+
+    def needs_calibration(self) -> bool:
+        """True for "auto" layer weights not yet computed."""
+        return self.perceptual.needs_calibration()
+
+    def calibrate(self, batches: Iterable[Batch]) -> dict[str, Any]:
+        """Auto layer weights: inverse mean of each term for the initial generator."""
+        with torch.no_grad():
+            triples = ((self.generator(b["label"]), b["photo"], b["label"]) for b in batches)
+            return {"layer_weights": self.perceptual.calibrate(triples)}
+
+    def checkpoint_exclude(self) -> tuple[str, ...]:
+        """The VGG is loaded from its own file, never stored in checkpoints."""
+        return ("perceptual.vgg.",)
+
+    def metadata(self) -> dict[str, Any]:
+        """VGG weights/preprocessing and the layer weights in use."""
+        weights = dict(zip(LOSS_LAYERS, self.perceptual.layer_weights.tolist(), strict=True))
+        return {**metadata_of(self.args.perceptual), "layer_weights": weights}
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """CRN options: width, k, learning rate, --init-from, and the perceptual loss."""
+        group = parser.add_argument_group("CRN")
+        group.add_argument("--width", type=float, default=1.0, help="channel multiplier")
+        group.add_argument(
+            "--k", type=int, default=None, help="diverse outputs (default 9 up to 256p, else 1)"
+        )
+        group.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
+        group.add_argument(
+            "--init-from", default="", metavar="CKPT", help="start from a lower-resolution CRN"
+        )
+        group.add_argument(
+            "--train-only-new",
+            action="store_true",
+            help="with --init-from: train only the modules the checkpoint lacks",
+        )
+        add_perceptual_arguments(parser)
+
+    @classmethod
+    def args_from_namespace(cls, ns: argparse.Namespace, splits: Any) -> CRNArgs:
+        """CRNArgs from parsed options; `ns.size` is the (H, W) the trainer resolved."""
+        size = tuple(ns.size)
+        scales(size)
+        k = ns.k if ns.k is not None else default_num_outputs(size)
+        if k < 1 or ns.width <= 0 or ns.lr <= 0:
+            raise UserError("--k, --width and --lr must be positive")
+        frozen = 0
+        if ns.train_only_new:
+            if not ns.init_from:
+                raise UserError("--train-only-new needs --init-from CKPT")
+            frozen = coarse_module_count(ns.init_from)
+        return CRNArgs(
+            num_label_channels=splits.num_label_channels,
+            size=size,
+            perceptual=perceptual_args_from_namespace(ns),
+            width=ns.width,
+            num_outputs=k,
+            lr=ns.lr,
+            frozen_modules=frozen,
+            init_from=str(ns.init_from),
+        )
+
+
+def coarse_module_count(path: str) -> int:
+    """Number of refinement modules of the CRN stored in checkpoint `path`."""
+    from crn.engine.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    if "generator.to_rgb.weight" not in ckpt.weights:
+        raise UserError(f"--init-from {path}: not a checkpoint of a CRN generator")
+    return len(scales(tuple(ckpt.image_size)))
+
+
+def load_coarse_modules(model: CRNModel, path: str) -> int:
+    """Copy modules 0..n-1 of a lower-resolution CRN checkpoint; return n."""
+    from crn.engine.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    count = coarse_module_count(path)
+    if count >= len(model.generator.blocks):
+        raise UserError(f"--init-from {path}: {ckpt.image_size} is not below {model.image_size}")
+    own = model.state_dict()
+    shared = {}
+    for key, value in ckpt.weights.items():
+        if key.startswith("generator.blocks."):
+            if key not in own or own[key].shape != value.shape:
+                raise UserError(
+                    f"--init-from {path}: {key} does not fit (same --width and classes needed)"
+                )
+            shared[key] = value
+    model.load_state_dict(shared, strict=False)
+    return count

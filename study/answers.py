@@ -1,0 +1,271 @@
+"""Serving trials and storing answers: the participant's hot path, one short write transaction each.
+
+Trials are served strictly in order (only the first unanswered trial is ever served), so the
+number of answers equals the position of the next trial and no counting query is needed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from study.db import Event, Participant, Response, Trial, write_tx
+from study.httperrors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from study.participants import MAX_USER_AGENT, hash_token, token_owner
+from study.payloads import AnswerPayload, EventIn
+from study.runtime import StudyRuntime
+
+P = Participant.__table__
+T = Trial.__table__
+R = Response.__table__
+E = Event.__table__
+FALLBACK_FRAME_MS = 16.7
+
+_LOOKUP = (
+    select(
+        T.c.id,
+        T.c.participant_id,
+        T.c.position,
+        T.c.kind,
+        T.c.method_a,
+        T.c.left_method,
+        T.c.right_method,
+        T.c.exposure_ms_target,
+        T.c.served_at,
+        P.c.token_hash,
+        P.c.study_id,
+        P.c.trials_total,
+        R.c.payload_sha256,
+        R.c.timing_ok,
+        R.c.chosen_method,
+    )
+    .select_from(T.join(P, P.c.id == T.c.participant_id).outerjoin(R, R.c.trial_id == T.c.id))
+    .where(T.c.id == bindparam("trial_id"))
+)
+_TRIAL_AT = select(
+    T.c.id,
+    T.c.position,
+    T.c.kind,
+    T.c.image_id,
+    T.c.left_method,
+    T.c.right_method,
+    T.c.exposure_ms_target,
+    T.c.served_at,
+).where(T.c.participant_id == bindparam("pid"), T.c.position == bindparam("position"))
+_MARK_SERVED = (
+    update(T)
+    .where(T.c.id == bindparam("tid"), T.c.served_at.is_(None))
+    .values(served_at=bindparam("now"))
+)
+_ANSWERED = (
+    select(func.count(R.c.id))
+    .select_from(R.join(T, T.c.id == R.c.trial_id))
+    .where(T.c.participant_id == bindparam("pid"))
+)
+_PARTICIPANT = select(P).where(P.c.id == bindparam("pid"))
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC text with milliseconds, like study.db.utc_now()."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def timing_ok(target_ms: int | None, measured_ms: float | None, frame_ms: float | None) -> int:
+    """1 iff |measured − target| ≤ one measured frame (16.7 ms if unknown); unlimited → 1."""
+    if target_ms is None:
+        return 1
+    tolerance = frame_ms if frame_ms is not None else FALLBACK_FRAME_MS
+    return int(abs(measured_ms - target_ms) <= tolerance)
+
+
+def trial_json(rt: StudyRuntime, row) -> dict[str, Any]:
+    """What the browser learns about a trial: never the methods, only opaque image URLs."""
+    return {
+        "id": row.id,
+        "index": row.position,
+        "practice": row.kind == "practice",
+        "exposure_ms": row.exposure_ms_target,
+        "left": rt.images.url(row.left_method, row.image_id),
+        "right": rt.images.url(row.right_method, row.image_id),
+    }
+
+
+def _serve(conn: Connection, rt: StudyRuntime, pid: int, position: int, now: str):
+    """The trial at `position` as JSON, marked served; None past the last trial."""
+    row = conn.execute(_TRIAL_AT, {"pid": pid, "position": position}).first()
+    if row is None:
+        return None
+    if row.served_at is None:
+        conn.execute(_MARK_SERVED, {"tid": row.id, "now": now})
+    return trial_json(rt, row)
+
+
+def completion_json(conn: Connection, rt: StudyRuntime, pid: int) -> dict[str, Any]:
+    """How the finished participant is sent back to its platform (code, redirect or form post)."""
+    from study.platforms import PlatformEntry, completion_target
+
+    row = conn.execute(_PARTICIPANT, {"pid": pid}).one()
+    entry = PlatformEntry(
+        row.platform,
+        None,
+        assignment_id=row.assignment_id or "",
+        hit_id=row.hit_id or "",
+        submit_to=row.submit_to or "",
+        session_id=row.session_id or "",
+        platform_study_id=row.platform_study_id or "",
+    )
+    target = completion_target(rt.spec.platform, entry)
+    return {
+        "kind": target.kind,
+        "code": target.code or None,
+        "url": target.url or None,
+        "fields": dict(target.fields),
+    }
+
+
+def state(rt: StudyRuntime, token: str) -> dict[str, Any]:
+    """The participant's progress, with its next trial served (a reload resumes there)."""
+    with write_tx(rt.engine) as conn:
+        owner = token_owner(conn, rt.study_id, hash_token(token))
+        total = conn.execute(select(P.c.trials_total).where(P.c.id == owner.id)).scalar_one()
+        answered = conn.execute(_ANSWERED, {"pid": owner.id}).scalar_one()
+        done = answered >= total
+        return {
+            "participant_id": conn.execute(
+                select(P.c.public_id).where(P.c.id == owner.id)
+            ).scalar_one(),
+            "total": total,
+            "answered": answered,
+            "done": done,
+            "next": None if done else _serve(conn, rt, owner.id, answered, iso(_now())),
+            "completion": completion_json(conn, rt, owner.id) if done else None,
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_access(conn: Connection, rt: StudyRuntime, token_hash: str, row) -> None:
+    if row is not None and row.token_hash == token_hash and row.study_id == rt.study_id:
+        return
+    token_owner(conn, rt.study_id, token_hash)  # 401 unless the token is valid
+    if row is None:
+        raise NotFoundError("no such trial")
+    raise ForbiddenError("this trial belongs to another participant")
+
+
+def _check_fits(row, payload: AnswerPayload) -> None:
+    if row.exposure_ms_target is None and payload.exposure_ms_measured is not None:
+        raise InvalidError("'exposure_ms_measured' must be null for an unlimited trial")
+    if row.exposure_ms_target is not None and payload.exposure_ms_measured is None:
+        raise InvalidError("'exposure_ms_measured' is required for a timed trial (a number of ms)")
+
+
+def _ack(conn, rt: StudyRuntime, row, chosen: str, ok: int, now: str) -> dict[str, Any]:
+    answered = row.position + 1
+    done = answered >= row.trials_total
+    feedback = None
+    if row.kind == "practice" and rt.spec.practice is not None and rt.spec.practice.feedback:
+        correct_side = "left" if row.left_method == row.method_a else "right"
+        feedback = {"correct": chosen == row.method_a, "correct_side": correct_side}
+    return {
+        "trial_id": row.id,
+        "timing_ok": ok,
+        "feedback": feedback,
+        "answered": answered,
+        "total": row.trials_total,
+        "done": done,
+        "next": None if done else _serve(conn, rt, row.participant_id, answered, now),
+        "completion": completion_json(conn, rt, row.participant_id) if done else None,
+    }
+
+
+def record_answer(
+    rt: StudyRuntime, token: str, trial_id: int, payload: AnswerPayload, user_agent: str | None
+) -> dict[str, Any]:
+    """Store one answer and serve the next trial; a retry of the same answer gets the same ack."""
+    token_hash = hash_token(token)
+    digest = payload.sha256()
+    moment = _now()
+    now = iso(moment)
+    with write_tx(rt.engine) as conn:
+        row = conn.execute(_LOOKUP, {"trial_id": trial_id}).first()
+        _check_access(conn, rt, token_hash, row)
+        if row.payload_sha256 is not None:
+            if row.payload_sha256 != digest:
+                raise ConflictError("this trial was already answered differently")
+            return _ack(conn, rt, row, row.chosen_method, row.timing_ok, now)
+        if row.served_at is None:
+            raise ConflictError(
+                "this trial has not been shown yet (answer the current trial first)"
+            )
+        _check_fits(row, payload)
+        chosen = row.left_method if payload.choice == "left" else row.right_method
+        ok = timing_ok(row.exposure_ms_target, payload.exposure_ms_measured, payload.frame_ms)
+        onset = max(moment - timedelta(milliseconds=payload.response_ms), _parse(row.served_at))
+        conn.execute(
+            insert(R),
+            {
+                "trial_id": row.id,
+                "chosen_method": chosen,
+                "exposure_ms_measured": payload.exposure_ms_measured,
+                "timing_ok": ok,
+                "frame_ms": payload.frame_ms,
+                "dpr": payload.dpr,
+                "response_ms": payload.response_ms,
+                "shown_at": iso(onset),
+                "answered_at": now,
+                "window_w": payload.window_w,
+                "window_h": payload.window_h,
+                "focus_lost": payload.focus_lost,
+                "user_agent": (user_agent or "")[:MAX_USER_AGENT] or None,
+                "payload_sha256": digest,
+            },
+        )
+        ack = _ack(conn, rt, row, chosen, ok, now)
+        if ack["done"]:
+            conn.execute(
+                update(P)
+                .where(P.c.id == row.participant_id)
+                .values(
+                    status="finished", finished_at=now, completion_code=ack["completion"]["code"]
+                )
+            )
+        return ack
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def record_events(rt: StudyRuntime, token: str, events: list[EventIn]) -> int:
+    """Store browser events of the token's participant; trial ids must be its own."""
+    with write_tx(rt.engine) as conn:
+        owner = token_owner(conn, rt.study_id, hash_token(token))
+        trial_ids = {e.trial_id for e in events if e.trial_id is not None}
+        if trial_ids:
+            own = set(
+                conn.execute(
+                    select(T.c.id).where(T.c.participant_id == owner.id, T.c.id.in_(trial_ids))
+                ).scalars()
+            )
+            if own != trial_ids:
+                raise ForbiddenError("events may only name the participant's own trials")
+        now = iso(_now())
+        conn.execute(
+            insert(E),
+            [
+                {
+                    "participant_id": owner.id,
+                    "trial_id": e.trial_id,
+                    "type": e.type,
+                    "detail": e.detail,
+                    "at": now,
+                }
+                for e in events
+            ],
+        )
+        return len(events)

@@ -1,0 +1,197 @@
+"""`crnkit study serve`: the study app under gunicorn (in-process), never Flask's dev server.
+
+The master process checks the spec and image sets, creates the database, the key file and the
+study row once; each forked worker then builds its own app and engine (connections are never
+shared across a fork).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crn.errors import UserError
+
+ADMIN_TOKEN_ENV = "CRNKIT_STUDY_ADMIN_TOKEN"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How gunicorn runs the app: address, processes and threads."""
+
+    host: str
+    port: int
+    workers: int
+    threads: int
+    timeout: int = 30
+    keepalive: int = 5
+    backlog: int = 2048
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of `crnkit study serve`."""
+    parser.add_argument("spec", help="the study.toml to serve")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="SQLite file or database URL (default: study.sqlite beside the spec)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker (gthread)")
+    parser.add_argument(
+        "--admin-token",
+        default=None,
+        help=f"token for /admin (default: ${ADMIN_TOKEN_ENV}, else a new random one, printed)",
+    )
+    parser.add_argument(
+        "--key-file", default=None, help="HMAC key for worker ids (default: beside the DB)"
+    )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        help="https URL participants reach; prints the Prolific URL and MTurk XML for it",
+    )
+    parser.add_argument(
+        "--trust-proxy",
+        action="store_true",
+        help="trust one reverse proxy's X-Forwarded-For/Proto/Host/Prefix headers",
+    )
+    parser.add_argument(
+        "--no-verify-images",
+        action="store_true",
+        help="skip checking every image file against its sha256 at start",
+    )
+
+
+def _check_args(ns: argparse.Namespace) -> None:
+    if not Path(ns.spec).is_file():
+        raise UserError(f"{ns.spec}: no such study spec (expected a study.toml file)")
+    if not 0 < ns.port < 65536:
+        raise UserError(f"--port {ns.port}: expected 1..65535")
+    if ns.workers < 1 or ns.threads < 1:
+        raise UserError("--workers and --threads must be at least 1")
+    if ns.public_url is not None and not ns.public_url.startswith("https://"):
+        raise UserError(f"--public-url {ns.public_url}: expected an https:// URL")
+
+
+def build_config(ns: argparse.Namespace, admin_token: str) -> Any:
+    """The app's ServerConfig from the command line."""
+    from study.config import ServerConfig
+
+    db = ns.db if ns.db is not None else str(Path(ns.spec).resolve().parent / "study.sqlite")
+    return ServerConfig.build(
+        spec_path=Path(ns.spec).resolve(),
+        database_url=db,
+        key_file=ns.key_file,
+        admin_token=admin_token,
+        trust_proxy=ns.trust_proxy,
+        public_url=ns.public_url,
+        verify_images=not ns.no_verify_images,
+    )
+
+
+def prepare_storage(config: Any) -> str:
+    """Build the app once in this (master) process: DB, key file, study row; return the study id."""
+    from study.app import create_app, runtime
+
+    app = create_app(config)
+    rt = runtime(app)
+    rt.engine.dispose()
+    return rt.study_id
+
+
+def gunicorn_settings(options: ServeOptions) -> dict[str, Any]:
+    """gunicorn settings: threaded workers, no access log (URLs can carry platform worker ids)."""
+    return {
+        "bind": [f"{options.host}:{options.port}"],
+        "workers": options.workers,
+        "worker_class": "gthread",
+        "threads": options.threads,
+        "timeout": options.timeout,
+        "graceful_timeout": 10,
+        "keepalive": options.keepalive,
+        "backlog": options.backlog,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "preload_app": False,
+        "proc_name": "crnkit-study",
+    }
+
+
+def make_server(config: Any, options: ServeOptions, banner: str) -> Any:
+    """A gunicorn application whose workers each call create_app(config) after the fork."""
+    from gunicorn.app.base import BaseApplication
+
+    class StudyServer(BaseApplication):
+        """gunicorn's embedding API: settings from a dict, the app from create_app."""
+
+        def load_config(self) -> None:
+            for key, value in gunicorn_settings(options).items():
+                self.cfg.set(key, value)
+            self.cfg.set("when_ready", lambda _arbiter: print(banner, flush=True))
+
+        def load(self) -> Any:
+            from study.app import create_app
+
+            return create_app(config)
+
+    return StudyServer()
+
+
+def _base_url(options: ServeOptions, public_url: str | None) -> str:
+    if public_url:
+        return public_url.rstrip("/")
+    host = "127.0.0.1" if options.host in ("0.0.0.0", "") else options.host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{options.port}"
+
+
+def banner_text(
+    study_id: str, options: ServeOptions, public_url: str | None, token: str, generated: bool
+) -> str:
+    """What serve prints once listening: URLs, how to use the admin token, platform snippets."""
+    base = _base_url(options, public_url)
+    lines = [
+        f"crnkit study serve: study '{study_id}' listening on {options.host}:{options.port} "
+        f"({options.workers} workers × {options.threads} threads)",
+        f"  participants: {base}/",
+        f"  admin:        {base}/admin/  (sign in with the token, or send "
+        "'Authorization: Bearer <token>')",
+        f"  admin token:  {token}" + ("  (generated; pass --admin-token to keep one)" * generated),
+    ]
+    if public_url:
+        from study.platforms import mturk_external_question_xml, prolific_url_template
+
+        lines += [
+            f"  Prolific study URL: {prolific_url_template(public_url)}",
+            "  MTurk ExternalQuestion:",
+            mturk_external_question_xml(public_url),
+        ]
+    return "\n".join(lines)
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Check everything, prepare the database, then serve until interrupted."""
+    _check_args(ns)
+    token = ns.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
+    generated = token is None
+    if generated:
+        token = secrets.token_urlsafe(24)
+    config = build_config(ns, token)
+    study_id = prepare_storage(config)
+    # The master verified every image; workers need not hash them all again.
+    worker_config = dataclasses.replace(config, verify_images=False)
+    options = ServeOptions(ns.host, ns.port, ns.workers, ns.threads)
+    banner = banner_text(study_id, options, config.public_url, token, generated)
+    sys.stdout.flush()
+    make_server(worker_config, options, banner).run()
+    return 0

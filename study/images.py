@@ -1,0 +1,63 @@
+"""Images of a study behind opaque per-study keys, so a URL does not reveal which method made it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from flask import Blueprint, send_file
+
+from crn.imageset import ImageSet
+from study.httperrors import NotFoundError
+
+bp = Blueprint("images", __name__)
+
+CACHE_SECONDS = 365 * 24 * 3600
+KEY_HEX_CHARS = 32
+
+
+def image_key(secret: bytes, study_id: str, set_name: str, image_id: str) -> str:
+    """The opaque URL key of one image: a truncated HMAC of study, set name and image id."""
+    message = f"img\0{study_id}\0{set_name}\0{image_id}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:KEY_HEX_CHARS]
+
+
+@dataclass(frozen=True)
+class ImageIndex:
+    """Both directions between (set name, image id) and URL key; only listed files are served."""
+
+    paths: Mapping[str, Path]
+    keys: Mapping[tuple[str, str], str]
+
+    @classmethod
+    def build(cls, study_id: str, sets: Mapping[str, ImageSet], secret: bytes) -> ImageIndex:
+        """Index every image listed in the study's image sets."""
+        paths: dict[str, Path] = {}
+        keys: dict[tuple[str, str], str] = {}
+        for name, imageset in sets.items():
+            for image_id in imageset.ids:
+                key = image_key(secret, study_id, name, image_id)
+                paths[key] = imageset.path(image_id)
+                keys[(name, image_id)] = key
+        return cls(paths=MappingProxyType(paths), keys=MappingProxyType(keys))
+
+    def url(self, set_name: str, image_id: str) -> str:
+        """The image's URL relative to the app root ("img/<key>"), so a URL prefix keeps working."""
+        return f"img/{self.keys[(set_name, image_id)]}"
+
+
+@bp.get("/img/<key>")
+def image(key: str):
+    """Serve one image of the study by its opaque key, with a long cache lifetime."""
+    from study.runtime import runtime
+
+    path = runtime().images.paths.get(key)
+    if path is None:
+        raise NotFoundError("no such image")
+    response = send_file(path, max_age=CACHE_SECONDS, conditional=True)
+    response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}, immutable"
+    return response

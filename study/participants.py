@@ -1,0 +1,245 @@
+"""Enrolment and authentication of participants (transactional core, SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from crn.errors import UserError
+from study.db import Participant, Study, Trial, utc_now, write_tx
+from study.httperrors import ConflictError, ForbiddenError, InvalidError, UnauthorizedError
+from study.runtime import StudyRuntime
+
+P = Participant.__table__
+T = Trial.__table__
+S = Study.__table__
+TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+MAX_USER_AGENT = 512
+
+_TOKEN_OWNER = select(P.c.id, P.c.study_id, P.c.status).where(
+    P.c.token_hash == bindparam("token_hash")
+)
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a participant token (sha256 hex)."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def bearer_token(header: str | None) -> str:
+    """The token of an `Authorization: Bearer …` header, or UnauthorizedError."""
+    if not header or not header.startswith("Bearer "):
+        raise UnauthorizedError("missing participant token (send 'Authorization: Bearer <token>')")
+    token = header[len("Bearer ") :].strip()
+    if not 20 <= len(token) <= 128 or not set(token) <= TOKEN_CHARS:
+        raise UnauthorizedError("invalid participant token")
+    return token
+
+
+def token_owner(conn: Connection, study_id: str, token_hash: str):
+    """(id, study_id, status) of the token's participant in this study, or UnauthorizedError."""
+    row = conn.execute(_TOKEN_OWNER, {"token_hash": token_hash}).first()
+    if row is None or row.study_id != study_id or row.status == "refused":
+        raise UnauthorizedError(
+            "invalid participant token (it may have been replaced by a newer one)"
+        )
+    return row
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """The outcome of an enrolment: a token for a new or resumed participant, or a preview."""
+
+    preview: bool
+    token: str | None = None
+    participant_pk: int | None = None
+    participant_id: str | None = None
+    resumed: bool = False
+
+
+def participant_seed(study_seed: int, public_id: str) -> int:
+    """A participant's scheduling seed, derived from the study seed and its public id."""
+    digest = hashlib.sha256(f"{study_seed}:{public_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def read_coverage(conn: Connection, study_id: str) -> dict[tuple[str, str, str], int]:
+    """Test trials already assigned per (comparison, exposure, image_id) in this study."""
+    rows = conn.execute(
+        select(T.c.comparison, T.c.exposure, T.c.image_id, func.count())
+        .select_from(T.join(P, P.c.id == T.c.participant_id))
+        .where(P.c.study_id == study_id, T.c.kind == "test")
+        .group_by(T.c.comparison, T.c.exposure, T.c.image_id)
+    )
+    return {(c, e, i): n for c, e, i, n in rows}
+
+
+def enrol(rt: StudyRuntime, params: Mapping[str, str], user_agent: str | None) -> Enrolment:
+    """Enrol (or resume) the person behind the platform parameters; refusals raise ApiErrors."""
+    from study.platforms import hash_worker_id, parse_entry
+
+    try:
+        sandbox = rt.spec.platform.mturk_sandbox if rt.spec.platform.kind == "mturk" else None
+        entry = parse_entry(rt.spec.platform.kind, params, sandbox=sandbox)
+    except UserError as err:
+        raise InvalidError(str(err)) from None
+    if entry.preview:
+        return Enrolment(preview=True)
+    worker_hash = None
+    if entry.worker_id is not None:
+        worker_hash = hash_worker_id(rt.secret, entry.platform, entry.worker_id)
+    token = secrets.token_urlsafe(32)
+    refused = False
+    with write_tx(rt.engine) as conn:
+        # Locks the study row on databases that support it; SQLite's BEGIN IMMEDIATE already
+        # serialises enrolments, which keeps the coverage counts exact under concurrency.
+        status = conn.execute(
+            select(S.c.status).where(S.c.id == rt.study_id).with_for_update()
+        ).scalar_one()
+        if worker_hash is not None:
+            resumed = _resume(conn, rt.study_id, worker_hash, token)
+            if resumed is not None:
+                return resumed
+        if status != "open":
+            raise ForbiddenError(f"this study is {status} and does not accept new participants")
+        if worker_hash is not None and _took_excluded(conn, rt.spec, worker_hash):
+            _refuse(conn, rt, entry, worker_hash, token, user_agent)
+            refused = True
+        else:
+            return _create(conn, rt, entry, worker_hash, token, user_agent)
+    if refused:
+        raise ForbiddenError("you cannot take part: you took part in a related study before")
+    raise AssertionError("unreachable")
+
+
+def _resume(conn: Connection, study_id: str, worker_hash: str, token: str) -> Enrolment | None:
+    row = conn.execute(
+        select(P.c.id, P.c.public_id, P.c.status).where(
+            P.c.study_id == study_id, P.c.worker_hash == worker_hash
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.status == "finished":
+        raise ConflictError("you have already taken part in this study")
+    if row.status == "refused":
+        raise ForbiddenError("you cannot take part: you took part in a related study before")
+    # The platform's worker id is the only credential a returning person has; a new token is
+    # issued and the old one revoked, so at most one browser tab drives the participant.
+    conn.execute(update(P).where(P.c.id == row.id).values(token_hash=hash_token(token)))
+    return Enrolment(
+        preview=False,
+        token=token,
+        participant_pk=row.id,
+        participant_id=row.public_id,
+        resumed=True,
+    )
+
+
+def _took_excluded(conn: Connection, spec, worker_hash: str) -> bool:
+    studies = tuple(spec.platform.exclude_studies)
+    if not studies:
+        return False
+    found = conn.execute(
+        select(P.c.id)
+        .where(
+            P.c.worker_hash == worker_hash,
+            P.c.study_id.in_(studies),
+            P.c.status != "refused",
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def _insert_participant(
+    conn, rt, entry, worker_hash, token, user_agent, *, status, public_id, seed, total
+) -> int:
+    return conn.execute(
+        insert(P).values(
+            study_id=rt.study_id,
+            public_id=public_id,
+            token_hash=hash_token(token),
+            platform=entry.platform,
+            worker_hash=worker_hash,
+            assignment_id=entry.assignment_id or None,
+            hit_id=entry.hit_id or None,
+            submit_to=entry.submit_to or None,
+            session_id=entry.session_id or None,
+            platform_study_id=entry.platform_study_id or None,
+            status=status,
+            seed=seed,
+            trials_total=total,
+            user_agent=(user_agent or "")[:MAX_USER_AGENT] or None,
+            created_at=utc_now(),
+        )
+    ).inserted_primary_key[0]
+
+
+def _new_public_id() -> str:
+    return "p_" + secrets.token_hex(8)
+
+
+def _refuse(conn, rt, entry, worker_hash, token, user_agent) -> None:
+    public_id = _new_public_id()
+    seed = participant_seed(rt.spec.seed, public_id)
+    _insert_participant(
+        conn,
+        rt,
+        entry,
+        worker_hash,
+        token,
+        user_agent,
+        status="refused",
+        public_id=public_id,
+        seed=seed,
+        total=0,
+    )
+
+
+def _create(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment:
+    from study.scheduler import plan_participant
+    from study.spec import exposure_ms
+
+    public_id = _new_public_id()
+    seed = participant_seed(rt.spec.seed, public_id)
+    plan = plan_participant(rt.spec, rt.sets, read_coverage(conn, rt.study_id), seed)
+    pk = _insert_participant(
+        conn,
+        rt,
+        entry,
+        worker_hash,
+        token,
+        user_agent,
+        status="started",
+        public_id=public_id,
+        seed=seed,
+        total=len(plan),
+    )
+    conn.execute(
+        insert(T),
+        [
+            {
+                "participant_id": pk,
+                "position": t.position,
+                "kind": t.kind,
+                "comparison": t.comparison,
+                "image_id": t.image_id,
+                "method_a": t.method_a,
+                "method_b": t.method_b,
+                "left_method": t.left_method,
+                "right_method": t.right_method,
+                "exposure": t.exposure,
+                "exposure_ms_target": exposure_ms(t.exposure),
+                "served_at": None,
+            }
+            for t in plan
+        ],
+    )
+    return Enrolment(
+        preview=False, token=token, participant_pk=pk, participant_id=public_id, resumed=False
+    )

@@ -1,0 +1,241 @@
+"""Each participant's trial list, built server-side: pure and seeded (same inputs, same list).
+
+Test trials are spread evenly over the cells (comparison × exposure). Images are assigned by a
+minimum-cost matching (scipy) whose costs rank, in this order: no layout shown twice to the
+participant, even coverage of every (comparison, exposure, image) across participants (from the
+`coverage` counts, least covered first), a per-cell preferred order that keeps cells from
+competing for the same images later, distinct layouts for catch and then practice trials, and
+last a seeded random tie-break.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from study.imagesets import StudySets
+from study.spec import StudySpec
+
+Coverage = Mapping[tuple[str, str, str], int]
+_MAX_DEFICIT = 10
+_KINDS = ("test", "catch", "practice")  # in order of priority for distinct layouts
+
+
+@dataclass(frozen=True)
+class PlannedTrial:
+    """One trial of a participant's list; `position` is 0-based over all trials."""
+
+    position: int
+    kind: str
+    comparison: str
+    image_id: str
+    method_a: str
+    method_b: str
+    left_method: str
+    right_method: str
+    exposure: str
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """A trial still without an image: its kind, cell key and the pair of sets it shows."""
+
+    kind: str
+    comparison: str
+    exposure: str
+    method_a: str
+    method_b: str
+
+
+def plan_participant(
+    spec: StudySpec, sets: StudySets, coverage: Coverage, seed: int
+) -> list[PlannedTrial]:
+    """Plan practice, test and catch trials for one participant (seeded by spec.seed and seed)."""
+    if seed < 0:
+        raise ValueError(f"participant seed must be non-negative, got {seed}")
+    rng = np.random.default_rng([spec.seed, seed])
+    test = _test_slots(spec, sets, coverage, rng)
+    catch = _extra_slots(spec, "catch")
+    practice = _extra_slots(spec, "practice")
+    slots = test + catch + practice
+    images = _assign_images(slots, spec, sets, coverage, rng)
+    trials = list(zip(slots, images, _sides(slots, rng), strict=True))
+    test_trials, catch_trials = trials[: len(test)], trials[len(test) : len(test) + len(catch)]
+    practice_trials = trials[len(test) + len(catch) :]
+    order = practice_trials + _interleave(test_trials, catch_trials, rng)
+    return [_planned(i, slot, image, a_left) for i, (slot, image, a_left) in enumerate(order)]
+
+
+def trials_per_cell(
+    spec: StudySpec, sets: StudySets, coverage: Coverage, rng: np.random.Generator
+) -> dict[tuple[str, str], int]:
+    """Test trials per cell: an equal share each, the remainder to the least-covered cells."""
+    cells = spec.cells()
+    base, extra = divmod(spec.trials_per_participant, len(cells))
+    counts = {cell: base for cell in cells}
+    if extra:
+        means = []
+        for comp_id, exposure in cells:
+            ids = sets.ids_for(spec.comparison(comp_id))
+            total = sum(coverage.get((comp_id, exposure, i), 0) for i in ids)
+            means.append(total / len(ids))
+        ties = rng.random(len(cells))
+        for index in np.lexsort((ties, np.asarray(means)))[:extra]:
+            counts[cells[index]] += 1
+    return counts
+
+
+def _test_slots(spec, sets, coverage, rng) -> list[_Slot]:
+    counts = trials_per_cell(spec, sets, coverage, rng)
+    slots = []
+    for comp in spec.comparisons:
+        for exposure in comp.exposures:
+            slot = _Slot("test", comp.id, exposure, comp.a, comp.b)
+            slots += [slot] * counts[(comp.id, exposure)]
+    return slots
+
+
+def _extra_slots(spec: StudySpec, kind: str) -> list[_Slot]:
+    part = spec.catch if kind == "catch" else spec.practice
+    if part is None:
+        return []
+    a, b = (part.real, part.bad) if kind == "catch" else (part.a, part.b)
+    return [_Slot(kind, kind, part.exposure, a, b)] * part.trials
+
+
+def _assign_images(
+    slots: Sequence[_Slot], spec: StudySpec, sets: StudySets, coverage: Coverage, rng
+) -> list[str]:
+    """Choose an image id per slot by repeated minimum-cost matchings (one id once per round)."""
+    pools = {s.comparison: sets.ids_for((s.method_a, s.method_b)) for s in slots}
+    all_ids = sorted({i for pool in pools.values() for i in pool})
+    column = {image_id: j for j, image_id in enumerate(all_ids)}
+    ranks = _cell_ranks(spec, sets)
+    weights = _weights(slots, len(all_ids))
+    chosen: list[str | None] = [None] * len(slots)
+    uses: Counter[str] = Counter()
+    in_cell: Counter[tuple[str, str, str]] = Counter()
+    while remaining := [k for k, image in enumerate(chosen) if image is None]:
+        cost = np.full((len(remaining), len(all_ids) + len(remaining)), np.inf)
+        for row, k in enumerate(remaining):
+            slot = slots[k]
+            pool = pools[slot.comparison]
+            cols = [column[i] for i in pool]
+            cost[row, cols] = _row_costs(slot, pool, coverage, uses, in_cell, ranks, weights)
+            cost[row, len(all_ids) + row] = weights["defer"][_KINDS.index(slot.kind)]
+        cost[:, : len(all_ids)] += rng.random((len(remaining), len(all_ids)))
+        for row, col in zip(*linear_sum_assignment(cost), strict=True):
+            if col < len(all_ids):
+                k, image_id = remaining[row], all_ids[col]
+                chosen[k] = image_id
+                uses[image_id] += 1
+                in_cell[(slots[k].comparison, slots[k].exposure, image_id)] += 1
+    return [image for image in chosen if image is not None]
+
+
+def _cell_ranks(spec: StudySpec, sets: StudySets) -> dict[tuple[str, str], dict[str, int]]:
+    """Per cell, a preferred order of its images: one study-wide permutation, rotated per cell.
+
+    Cells that walk through their images in orders offset from each other keep wanting different
+    images at the same time, so later participants can still get unseen layouts in every cell.
+    """
+    cells = spec.cells()
+    union = sorted({i for comp in spec.comparisons for i in sets.ids_for(comp)})
+    order = [union[k] for k in np.random.default_rng([spec.seed]).permutation(len(union))]
+    step = max(1, len(union) // len(cells))
+    ranks = {}
+    for index, (comp_id, exposure) in enumerate(cells):
+        pool = set(sets.ids_for(spec.comparison(comp_id)))
+        rotated = order[index * step :] + order[: index * step]
+        ranks[(comp_id, exposure)] = {i: r for r, i in enumerate(x for x in rotated if x in pool)}
+    return ranks
+
+
+def _weights(slots: Sequence[_Slot], n_ids: int) -> dict:
+    """Cost units that make the matching rank its goals lexicographically (see module doc).
+
+    Each unit exceeds the largest total the lower goals can reach over all slots; the random
+    tie-break adds less than 1 per slot.
+    """
+    kinds = Counter(slot.kind for slot in slots)
+    n_slots, n_test = len(slots), kinds["test"]
+    practice = n_slots + 1.0
+    catch = kinds["practice"] * practice + n_slots + 1.0
+    rank = kinds["catch"] * catch + kinds["practice"] * practice + n_slots + 1.0
+    gap = n_test * n_ids * rank + 1.0
+    repeat = _MAX_DEFICIT**2 * n_test * gap + 1.0
+    return {
+        "rank": rank,
+        "gap": gap,
+        "same_cell": repeat * (n_slots + 1),
+        "repeat": repeat,
+        "defer": (repeat, catch, practice),
+        "scale": (1.0, catch / repeat, practice / repeat),
+    }
+
+
+def _row_costs(slot, pool, coverage, uses, in_cell, ranks, weights) -> np.ndarray:
+    """Costs of each pool image for one slot: repeat penalty plus, for tests, coverage and rank."""
+    own = np.array([in_cell[(slot.comparison, slot.exposure, i)] for i in pool], dtype=float)
+    penalty = weights["repeat"] * np.array([uses[i] for i in pool], dtype=float)
+    penalty += weights["same_cell"] * own
+    penalty -= penalty.min()  # relative to the best this slot can do, so a round always progresses
+    cost = penalty * weights["scale"][_KINDS.index(slot.kind)]
+    if slot.kind == "test":
+        cov = own + [coverage.get((slot.comparison, slot.exposure, i), 0) for i in pool]
+        cost += weights["gap"] * np.minimum(cov - cov.min(), _MAX_DEFICIT) ** 2
+        rank = ranks[(slot.comparison, slot.exposure)]
+        cost += weights["rank"] * np.array([rank[i] for i in pool], dtype=float)
+    return cost
+
+
+def _sides(slots: Sequence[_Slot], rng) -> list[bool]:
+    """Whether method_a goes left, per slot: halves per cell, odd ones alternated per comparison."""
+    a_left = [False] * len(slots)
+    by_cell: dict[tuple[str, str], list[int]] = {}
+    for k, slot in enumerate(slots):
+        by_cell.setdefault((slot.comparison, slot.exposure), []).append(k)
+    odd: dict[str, list[int]] = {}
+    for (comparison, _), members in by_cell.items():
+        members = list(rng.permutation(members))
+        for k in members[: len(members) // 2]:
+            a_left[k] = True
+        if len(members) % 2:
+            odd.setdefault(comparison, []).append(int(members[-1]))
+    for members in odd.values():
+        start = bool(rng.integers(2))
+        for n, k in enumerate(rng.permutation(members)):
+            a_left[int(k)] = start ^ bool(n % 2)
+    return a_left
+
+
+def _interleave(test: list, catch: list, rng) -> list:
+    """Test trials in random order, catch trials inserted at random gaps after the first test."""
+    test = [test[int(k)] for k in rng.permutation(len(test))]
+    if not catch:
+        return test
+    gaps = np.arange(1, len(test) + 1)
+    picked = rng.choice(gaps, size=len(catch), replace=len(catch) > len(gaps))
+    out = list(test)
+    for gap, trial in sorted(zip(picked.tolist(), catch, strict=True), key=lambda p: -p[0]):
+        out.insert(gap, trial)
+    return out
+
+
+def _planned(position: int, slot: _Slot, image_id: str, a_left: bool) -> PlannedTrial:
+    left, right = (slot.method_a, slot.method_b) if a_left else (slot.method_b, slot.method_a)
+    return PlannedTrial(
+        position=position,
+        kind=slot.kind,
+        comparison=slot.comparison,
+        image_id=image_id,
+        method_a=slot.method_a,
+        method_b=slot.method_b,
+        left_method=left,
+        right_method=right,
+        exposure=slot.exposure,
+    )

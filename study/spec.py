@@ -1,0 +1,359 @@
+"""Contract 4: `study.toml` parsed into frozen dataclasses, with errors naming key and expectation.
+
+Every table's keys are declared once in `SCHEMA` (type, default, documentation): the parser and
+`spec_reference_markdown()` (which writes docs/study-spec.md) both read it, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from crn.errors import UserError
+from study import spec_schema as sc
+
+UNLIMITED = sc.UNLIMITED
+PLATFORMS = ("local", "prolific", "mturk")
+RESERVED_COMPARISONS = ("catch", "practice")
+
+
+class SpecError(UserError):
+    """One or more problems in a study spec; `problems` lists them all, one line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            message = f"{len(self.problems)} problems: " + "; ".join(self.problems)
+        super().__init__(message)
+
+
+def exposure_ms(key: str) -> int | None:
+    """Milliseconds of an exposure key ("125" -> 125), None for "unlimited"."""
+    return None if key == UNLIMITED else int(key)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A pair of image sets compared at some exposures; `a` is the method whose rate is reported."""
+
+    id: str
+    a: str
+    b: str
+    exposures: tuple[str, ...]
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        """The two set names, `a` first."""
+        return (self.a, self.b)
+
+
+@dataclass(frozen=True)
+class PracticeSpec:
+    """Practice trials shown first, with feedback; `a` is the correct answer."""
+
+    trials: int
+    a: str
+    b: str
+    exposure: str
+    feedback: bool
+
+
+@dataclass(frozen=True)
+class CatchSpec:
+    """Sentinel trials: a real photo against an obviously bad image."""
+
+    trials: int
+    real: str
+    bad: str
+    exposure: str
+
+
+@dataclass(frozen=True)
+class ExclusionSpec:
+    """The exclusion rule analysis applies by default (exported in study.json)."""
+
+    min_catch_accuracy: float
+    min_response_ms: int
+    exclude_timing_failures: bool
+    exclude_focus_lost: bool
+    require_complete: bool
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """Where participants come from and how they are sent back."""
+
+    kind: str
+    completion_code: str
+    mturk_sandbox: bool
+    exclude_studies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DisplaySpec:
+    """How images are shown: CSS size per image, minimum window, fullscreen, breaks."""
+
+    width: int
+    height: int
+    min_window_width: int
+    min_window_height: int
+    fullscreen: bool
+    break_every: int
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A validated study spec; `sets` holds absolute folders, `sha256` hashes the file's bytes."""
+
+    id: str
+    title: str
+    dataset: str
+    instructions: str
+    question: str
+    trials_per_participant: int
+    seed: int
+    sets: dict[str, Path]
+    comparisons: tuple[Comparison, ...]
+    practice: PracticeSpec | None
+    catch: CatchSpec | None
+    exclusion: ExclusionSpec
+    platform: PlatformSpec
+    display: DisplaySpec
+    sha256: str
+    source_text: str
+
+    def comparison(self, comparison_id: str) -> Comparison:
+        """The comparison with id `comparison_id` (KeyError if there is none)."""
+        for comp in self.comparisons:
+            if comp.id == comparison_id:
+                return comp
+        raise KeyError(comparison_id)
+
+    def cells(self) -> list[tuple[str, str]]:
+        """Every (comparison id, exposure key) cell, in spec order."""
+        return [(comp.id, exp) for comp in self.comparisons for exp in comp.exposures]
+
+    @property
+    def practice_trials(self) -> int:
+        """Number of practice trials per participant."""
+        return self.practice.trials if self.practice else 0
+
+    @property
+    def catch_trials(self) -> int:
+        """Number of catch trials per participant."""
+        return self.catch.trials if self.catch else 0
+
+    @property
+    def total_trials(self) -> int:
+        """Practice + test + catch trials per participant."""
+        return self.practice_trials + self.trials_per_participant + self.catch_trials
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of the spec (set paths as strings), for study.json."""
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        del out["source_text"], out["sha256"]
+        out["sets"] = {name: str(path) for name, path in self.sets.items()}
+        out["comparisons"] = [
+            {**asdict(c), "exposures": list(c.exposures)} for c in self.comparisons
+        ]
+        for key in ("practice", "catch", "exclusion", "display"):
+            value = getattr(self, key)
+            out[key] = None if value is None else asdict(value)
+        out["platform"] = {
+            **asdict(self.platform),
+            "exclude_studies": list(self.platform.exclude_studies),
+        }
+        return out
+
+
+# Which dataclass each table builds, so tests can check SCHEMA against the dataclasses.
+TABLE_CLASSES: dict[str, type] = {
+    "comparisons": Comparison,
+    "practice": PracticeSpec,
+    "catch": CatchSpec,
+    "exclusion": ExclusionSpec,
+    "platform": PlatformSpec,
+    "display": DisplaySpec,
+}
+
+SCHEMA = sc.SCHEMA
+TOP_LEVEL = sc.TOP_LEVEL
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a study.toml; set paths are resolved against its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError([f"{path}: not found (expected a study.toml file)"])
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SpecError([f"{path}: not UTF-8 text ({err})"]) from None
+    return parse_spec(text, path.parent, source_name=str(path))
+
+
+def parse_spec(text: str, base_dir: str | Path, source_name: str = "study.toml") -> StudySpec:
+    """Validate TOML `text` into a StudySpec; raise SpecError listing every problem found."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError([f"{source_name}: not valid TOML ({err})"]) from None
+    ctx = sc.Context(source_name)
+    sc.check_unknown(ctx, doc, "", TOP_LEVEL)
+    study = sc.read_table(ctx, doc, "study")
+    sets = _read_sets(ctx, doc, Path(base_dir))
+    comparisons = _read_comparisons(ctx, doc, sets)
+    practice = _read_optional(ctx, doc, "practice", sets, ("a", "b"))
+    catch = _read_optional(ctx, doc, "catch", sets, ("real", "bad"))
+    exclusion = sc.read_table(ctx, doc, "exclusion")
+    platform = sc.read_table(ctx, doc, "platform")
+    display = sc.read_table(ctx, doc, "display")
+    _cross_checks(ctx, platform)
+    if ctx.problems:
+        raise SpecError(ctx.problems)
+    return StudySpec(
+        **study,
+        sets=sets,
+        comparisons=comparisons,
+        practice=PracticeSpec(**practice) if practice else None,
+        catch=CatchSpec(**catch) if catch else None,
+        exclusion=ExclusionSpec(**exclusion),
+        platform=PlatformSpec(**platform),
+        display=DisplaySpec(**display),
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        source_text=text,
+    )
+
+
+def _read_sets(ctx: sc.Context, doc: dict, base_dir: Path) -> dict[str, Path]:
+    raw = doc.get("sets")
+    if raw is None:
+        ctx.add("sets", "required table is missing (expected [sets] naming image-set folders)")
+        return {}
+    if not isinstance(raw, dict):
+        ctx.add("sets", f'expected a table of name = "folder", got {sc.show(raw)}')
+        return {}
+    sets: dict[str, Path] = {}
+    for name, folder in raw.items():
+        if not sc.SAFE_NAME.match(name):
+            ctx.add(f"sets.{name}", "expected a set name of letters, digits, '.', '_' or '-'")
+        elif not isinstance(folder, str) or not folder:
+            ctx.add(f"sets.{name}", f"expected a folder path as a string, got {sc.show(folder)}")
+        else:
+            sets[name] = (base_dir / folder).resolve()
+    if len(raw) < 2:
+        ctx.add("sets", f"expected at least two image sets, got {len(raw)}")
+    return sets
+
+
+def _read_comparisons(ctx: sc.Context, doc: dict, sets: dict) -> tuple[Comparison, ...]:
+    raw = doc.get("comparisons")
+    if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
+        got = "nothing" if raw is None else sc.show(raw)
+        ctx.add("comparisons", f"expected one or more [[comparisons]] tables, got {got}")
+        return ()
+    out: list[Comparison] = []
+    seen_ids: set[str] = set()
+    seen_pairs: set[frozenset[str]] = set()
+    for index, table in enumerate(raw):
+        where = f"comparisons[{index}]"
+        values = sc.read_values(ctx, table, where, "comparisons")
+        if "a" not in values or "b" not in values:
+            continue
+        _check_pair(ctx, where, values, sets, ("a", "b"))
+        values.setdefault("id", f"{values['a']}_vs_{values['b']}")
+        if values["id"] in RESERVED_COMPARISONS:
+            ctx.add(f"{where}.id", f'"{values["id"]}" is reserved, expected another id')
+        elif values["id"] in seen_ids:
+            ctx.add(f"{where}.id", f'duplicate comparison id "{values["id"]}"')
+        elif frozenset((values["a"], values["b"])) in seen_pairs:
+            ctx.add(where, f"duplicate comparison of {values['a']} and {values['b']}")
+        seen_ids.add(values["id"])
+        seen_pairs.add(frozenset((values["a"], values["b"])))
+        if "exposures" in values:
+            out.append(Comparison(**values))
+    return tuple(out)
+
+
+def _read_optional(ctx: sc.Context, doc: dict, table: str, sets: dict, names: tuple[str, str]):
+    if table not in doc:
+        return None
+    values = sc.read_table(ctx, doc, table)
+    if all(name in values for name in names):
+        _check_pair(ctx, table, values, sets, names)
+    return values
+
+
+def _check_pair(ctx: sc.Context, where: str, values: dict, sets: dict, names: tuple[str, str]):
+    for name in names:
+        if sets and values[name] not in sets:
+            choices = ", ".join(sets)
+            ctx.add(
+                f"{where}.{name}",
+                f"expected the name of a set in [sets] ({choices}), got {sc.show(values[name])}",
+            )
+    if values[names[0]] == values[names[1]]:
+        ctx.add(
+            where, f'{names[0]} and {names[1]} are both "{values[names[0]]}", expected two sets'
+        )
+
+
+def _cross_checks(ctx: sc.Context, platform: dict) -> None:
+    if platform.get("kind") == "prolific" and not platform.get("completion_code"):
+        ctx.add("platform.completion_code", 'required for kind = "prolific" (expected a code)')
+
+
+def _default_text(key: sc.Key) -> str:
+    if key.default is sc.REQUIRED:
+        return "required"
+    if key.default is None:
+        return "see meaning"
+    text = sc.show(key.default)
+    return f"`{text}`" if len(text) < 40 else f'`{text[:37]}…"`'
+
+
+_TABLE_INTRO = {
+    "study": "Identity, wording and size of the study. Required.",
+    "comparisons": "An array of tables `[[comparisons]]`, at least one; "
+    "each pair of sets is compared at most once.",
+    "practice": "Optional. Practice trials come first, with feedback.",
+    "catch": "Optional. Catch trials feed the exclusion rule `min_catch_accuracy`.",
+    "exclusion": "Optional (all keys have defaults). Exported to study.json as analysis defaults.",
+    "platform": "Optional (all keys have defaults).",
+    "display": "Optional (all keys have defaults).",
+}
+
+
+def spec_reference_markdown() -> str:
+    """The reference of every study.toml key, generated from SCHEMA (docs/study-spec.md)."""
+    lines = [
+        "# study.toml reference",
+        "",
+        "<!-- generated by study.spec.spec_reference_markdown(); do not edit by hand -->",
+        "",
+        "A study spec is a TOML file checked by `crnkit study validate`. Unknown keys are errors.",
+        "Errors name the key, e.g. `study.toml: comparisons[1].exposures[2]: expected "
+        f"{sc.EXPOSURE_TEXT}, got -5` (list indices count from 0).",
+        "",
+        "## [sets]",
+        "",
+        "Required. Each key is a set name (letters, digits, '.', '_' or '-'), each value the",
+        "folder of an image set (contract 3), relative to the folder holding study.toml.",
+        "At least two sets.",
+        "Comparisons, practice and catch trials refer to sets by these names, and exports use them",
+        "as method names.",
+    ]
+    for section, keys in SCHEMA.items():
+        header = f"[[{section}]]" if section == "comparisons" else f"[{section}]"
+        lines += ["", f"## {header}", "", _TABLE_INTRO[section], ""]
+        lines += ["| key | expects | default | meaning |", "|---|---|---|---|"]
+        for key in keys:
+            expected = key.expected.replace("|", "\\|")
+            lines.append(f"| `{key.name}` | {expected} | {_default_text(key)} | {key.doc} |")
+    return "\n".join(lines) + "\n"

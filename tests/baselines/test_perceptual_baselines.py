@@ -1,0 +1,112 @@
+"""encdec, fullres and crn-l1: outputs, single-phase training that lowers the loss, args."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+from baseline_helpers import NUM_CLASSES, make_batch, train_steps
+
+from baselines.crn_l1 import CRNL1Args, CRNL1Model
+from baselines.encdec import EncDecArgs, EncDecModel
+from baselines.fullres import FullResArgs, FullResModel
+from crn.errors import UserError
+from crn.losses import PerceptualArgs
+
+CHANNELS = NUM_CLASSES + 1
+VGG = PerceptualArgs("random", layer_weights="auto", calibration_batches=1)
+
+
+def build(name: str, size=(32, 64), **kw):
+    torch.manual_seed(0)
+    if name == "encdec":
+        return EncDecModel(EncDecArgs(CHANNELS, size, VGG, ngf=4, **kw))
+    if name == "fullres":
+        return FullResModel(FullResArgs(CHANNELS, size, VGG, width=8, depth=4, **kw))
+    return CRNL1Model(CRNL1Args(CHANNELS, size, width=1 / 64, **kw))
+
+
+@pytest.mark.parametrize("name", ["encdec", "fullres", "crn-l1"])
+@pytest.mark.parametrize("size", [(32, 64), (64, 64), (128, 256)])
+def test_generate_gives_images_in_unit_range(name, size):
+    model = build(name, size).eval()
+    with torch.no_grad():
+        out = model.generate(make_batch(2, size)["label"])
+    assert out.shape == (2, model.num_outputs, 3, *size)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    assert model.image_size == size
+
+
+@pytest.mark.parametrize("name", ["encdec", "fullres"])
+def test_k_outputs_per_label_map(name):
+    model = build(name, k=3).eval()
+    with torch.no_grad():
+        assert model.generate(make_batch()["label"]).shape == (2, 3, 3, 32, 64)
+
+
+@pytest.mark.parametrize("name", ["encdec", "fullres", "crn-l1"])
+def test_a_few_steps_reduce_the_loss(name):
+    model = build(name)
+    batch = make_batch()
+    model.prepare_training()
+    if model.needs_calibration():
+        weights = model.calibrate([batch])
+        assert all(w > 0 for w in weights.values())
+        assert not model.needs_calibration()
+    assert [p.name for p in model.phases()] == ["generator"]
+    history = train_steps(model, batch, steps=15, lr_scale=20.0)
+    assert history[-1]["generator_total"] < 0.9 * history[0]["generator_total"]
+
+
+@pytest.mark.parametrize("name", ["encdec", "fullres"])
+def test_perceptual_models_record_the_vgg_and_exclude_it_from_checkpoints(name):
+    model = build(name)
+    model.prepare_training()
+    assert model.metadata()["vgg_weights"] == "random"
+    assert model.checkpoint_exclude() == ("perceptual.vgg.",)
+    assert any(k.startswith("perceptual.vgg.") for k in model.state_dict())
+
+
+@pytest.mark.parametrize("name", ["encdec", "fullres", "crn-l1"])
+def test_args_survive_a_dict_round_trip(name):
+    model = build(name)
+    assert type(model).args_from_dict(model.args_to_dict()) == model.args
+
+
+def test_encdec_with_batch_norm_generates_each_image_on_its_own():
+    model = build("encdec").eval()
+    label = make_batch()["label"]
+    with torch.no_grad():
+        assert torch.allclose(model.generate(label)[1:], model.generate(label[1:]), atol=1e-6)
+
+
+class FakeSplits:
+    size = (32, 64)
+    num_label_channels = CHANNELS
+    classes = ()
+
+
+def parse(cls, argv):
+    parser = argparse.ArgumentParser()
+    cls.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_cli_builds_scaled_models_with_random_vgg():
+    ns = parse(EncDecModel, ["--width", "0.125", "--vgg-weights", "random", "--k", "2"])
+    args = EncDecModel.args_from_namespace(ns, FakeSplits())
+    assert (args.ngf, args.k, args.perceptual.vgg_weights) == (8, 2, "random")
+    ns = parse(FullResModel, ["--width", "0.25", "--depth", "6", "--vgg-weights", "random"])
+    args = FullResModel.args_from_namespace(ns, FakeSplits())
+    assert (args.width, args.depth, args.norm) == (32, 6, "layer")
+    args = CRNL1Model.args_from_namespace(parse(CRNL1Model, ["--width", "0.5"]), FakeSplits())
+    assert (args.width, args.size) == (0.5, (32, 64))
+
+
+def test_cli_errors_are_one_line_user_errors():
+    ns = parse(FullResModel, ["--depth", "2", "--vgg-weights", "random"])
+    with pytest.raises(UserError, match="--depth must be at least 3"):
+        FullResModel.args_from_namespace(ns, FakeSplits())
+    with pytest.raises(SystemExit):
+        parse(EncDecModel, ["--width", "0"])

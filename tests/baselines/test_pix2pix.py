@@ -1,0 +1,196 @@
+"""The pix2pix model: what its discriminator sees, its losses, training and generation."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+from baseline_helpers import NUM_CLASSES, PALETTE, make_batch, train_steps
+
+from baselines.pix2pix import Pix2PixArgs, Pix2PixModel
+from crn.errors import UserError
+
+
+def tiny(**kw) -> Pix2PixModel:
+    torch.manual_seed(0)
+    args = Pix2PixArgs(NUM_CLASSES + 1, (32, 64), PALETTE, ngf=4, ndf=4, **kw)
+    return Pix2PixModel(args)
+
+
+class Recorder(torch.nn.Module):
+    """Stands in for the GAN loss and records (input pair, target) of every call."""
+
+    def __init__(self, disc_inputs: list) -> None:
+        super().__init__()
+        self.disc_inputs = disc_inputs
+        self.calls: list[tuple[torch.Tensor, bool]] = []
+
+    def forward(self, logits, target_is_real):
+        self.calls.append((self.disc_inputs[-1], target_is_real))
+        return logits.mean() * 0 + (1.0 if target_is_real else 2.0)
+
+
+def spy(model: Pix2PixModel) -> Recorder:
+    inputs: list = []
+    model.discriminator.register_forward_pre_hook(lambda m, args: inputs.append(args[0].detach()))
+    recorder = Recorder(inputs)
+    model.gan_loss = recorder
+    return recorder
+
+
+def test_discriminator_sees_real_and_fake_pairs_with_the_right_targets(batch):
+    model = tiny()
+    recorder = spy(model)
+    losses = model("discriminator", batch, 0)
+    assert len(recorder.calls) == 2
+    real_img = batch["photo"] * 2 - 1
+    fake_img = model._pending[2].detach()
+    by_target = {target: pair for pair, target in recorder.calls}
+    assert torch.equal(by_target[True][:, :-3], batch["label"])
+    assert torch.equal(by_target[True][:, -3:], real_img)
+    assert torch.equal(by_target[False][:, :-3], batch["label"])
+    assert torch.equal(by_target[False][:, -3:], fake_img)
+    # Halved: 0.5 · (1 (real) + 2 (fake)).
+    assert float(losses["total"].detach()) == pytest.approx(1.5)
+
+
+def test_generator_phase_fools_the_discriminator_on_the_same_fake(batch):
+    model = tiny()
+    model("discriminator", batch, 3)
+    fake = model._pending[2]
+    recorder = spy(model)
+    losses = model("generator", batch, 3)
+    assert [target for _, target in recorder.calls] == [True]
+    assert torch.equal(recorder.calls[0][0][:, -3:], fake.detach())
+    l1 = (fake.detach() - (batch["photo"] * 2 - 1)).abs().mean()
+    assert float(losses["g_l1"]) == pytest.approx(float(l1), rel=1e-6)
+    assert float(losses["total"].detach()) == pytest.approx(1.0 + 100 * float(l1), rel=1e-5)
+
+
+def test_generator_phase_gives_gradients_to_g_only(batch):
+    model = tiny()
+    model("discriminator", batch, 0)
+    model.zero_grad(set_to_none=True)
+    model("generator", batch, 0)["total"].backward()
+    assert all(p.grad is None for p in model.discriminator.parameters())
+    assert all(p.grad is not None for p in model.generator.parameters())
+
+
+def test_discriminator_phase_gives_gradients_to_d_only(batch):
+    model = tiny()
+    model("discriminator", batch, 0)["total"].backward()
+    assert all(p.grad is None for p in model.generator.parameters())
+    assert all(p.grad is not None for p in model.discriminator.parameters())
+
+
+def test_generator_phase_alone_recomputes_the_fake(batch):
+    model = tiny()
+    losses = model("generator", batch, 7)
+    assert torch.isfinite(losses["total"])
+    assert model._pending is None
+
+
+def test_phases_are_d_then_g_with_the_paper_adam_and_decay():
+    phases = tiny().phases()
+    assert [p.name for p in phases] == ["discriminator", "generator"]
+    assert [p.modules for p in phases] == [("discriminator",), ("generator",)]
+    assert all(p.lr == 2e-4 and p.betas == (0.5, 0.999) and p.decay_start == 0.5 for p in phases)
+
+
+@pytest.mark.parametrize("gan_mode", ["vanilla", "lsgan"])
+@pytest.mark.parametrize("label_input", ["onehot", "rgb"])
+def test_a_few_steps_reduce_the_l1_and_d_losses(gan_mode, label_input):
+    model = tiny(gan_mode=gan_mode, label_input=label_input)
+    history = train_steps(model, make_batch(), steps=25, lr_scale=5.0)
+    first, last = history[0], history[-1]
+    assert last["g_l1"] < 0.7 * first["g_l1"]
+    assert last["discriminator_total"] < first["discriminator_total"]
+
+
+def test_rgb_input_draws_the_label_colours(batch):
+    model = tiny(label_input="rgb")
+    x = model.label_input(batch["label"])
+    assert x.shape == (2, 3, 32, 64)
+    idx = batch["label"].argmax(1)
+    colours = torch.tensor(PALETTE, dtype=torch.float32) / 127.5 - 1
+    assert torch.allclose(x.permute(0, 2, 3, 1), colours[idx])
+
+
+def test_generate_gives_one_image_in_unit_range_independent_of_the_batch(batch):
+    model = tiny().eval()
+    with torch.no_grad():
+        both = model.generate(batch["label"])
+        first = model.generate(batch["label"][:1])
+    assert both.shape == (2, 1, 3, 32, 64)
+    assert float(both.min()) >= 0.0 and float(both.max()) <= 1.0
+    assert torch.allclose(both[:1], first, atol=1e-6)
+
+
+def test_bad_args_are_rejected_with_clear_messages():
+    with pytest.raises(ValueError, match="GAN loss 'hinge'"):
+        Pix2PixArgs(5, (32, 64), PALETTE, gan_mode="hinge")
+    with pytest.raises(ValueError, match="halvings"):
+        Pix2PixArgs(5, (3, 5), PALETTE)
+
+
+class FakeClass:
+    def __init__(self, color):
+        self.color = color
+
+
+class FakeSplits:
+    size = (32, 64)
+    num_label_channels = NUM_CLASSES + 1
+    classes = tuple(FakeClass(c) for c in PALETTE[:-1])
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    Pix2PixModel.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_cli_defaults_are_the_paper_settings():
+    args = Pix2PixModel.args_from_namespace(parse([]), FakeSplits())
+    assert (args.ngf, args.ndf, args.norm, args.gan_mode, args.lambda_l1) == (
+        64,
+        64,
+        "batch",
+        "vanilla",
+        100.0,
+    )
+    assert (args.lr, args.beta1, args.decay_start, args.label_input) == (2e-4, 0.5, 0.5, "onehot")
+    assert args.palette[-1] == (0, 0, 0) and len(args.palette) == NUM_CLASSES + 1
+
+
+def test_cli_width_and_options_are_applied():
+    ns = parse(
+        [
+            "--width",
+            "0.25",
+            "--label-input",
+            "rgb",
+            "--gan-loss",
+            "lsgan",
+            "--norm",
+            "instance",
+            "--decay-start",
+            "none",
+        ]
+    )
+    args = Pix2PixModel.args_from_namespace(ns, FakeSplits())
+    assert (args.ngf, args.ndf, args.label_input, args.gan_mode, args.norm) == (
+        16,
+        16,
+        "rgb",
+        "lsgan",
+        "instance",
+    )
+    assert args.decay_start is None
+    assert Pix2PixModel.args_from_dict(Pix2PixModel(args).args_to_dict()) == args
+
+
+def test_cli_rejects_a_negative_lambda():
+    with pytest.raises(UserError, match="--lambda-l1"):
+        Pix2PixModel.args_from_namespace(parse(["--lambda-l1", "-1"]), FakeSplits())

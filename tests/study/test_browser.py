@@ -1,0 +1,323 @@
+"""The participant page in headless Chromium: a whole study, timing of timed trials, reloads, masks.
+
+Run alone: `flock /tmp/crnkit-cpu.lock pytest -m browser tests/study/test_browser.py`.
+Set CRNKIT_DOCS_SCREENSHOT=1 to also write docs/img/trial.png (the README's screenshot).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tomli_w
+from PIL import Image
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from crn.imageset import write_imageset
+from study.app import create_app, runtime
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--headless",
+]
+ALL_EXPOSURES = [125, 250, 500, 1000, 2000, 4000, 8000, "unlimited"]
+ONE_FRAME_MS = 17.0
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "trial.png"
+SIZE = (96, 192)
+
+
+def street_scene(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """A crude street-like picture (sky, buildings, road, a car) so screenshots look like a study."""
+    h, w = size
+    img = np.zeros((h, w, 3), dtype=np.float32)
+    sky = np.linspace(0.0, 1.0, h // 2)[:, None, None]
+    img[: h // 2] = (1 - sky) * [90, 140, 220] + sky * [190, 210, 235]
+    img[h // 2 :] = [70, 70, 75]
+    x = 0
+    while x < w:
+        bw, bh = int(rng.integers(w // 10, w // 4)), int(rng.integers(h // 5, h // 2))
+        img[h // 2 - bh : h // 2 + h // 10, x : x + bw] = rng.integers(80, 200, 3)
+        x += bw + int(rng.integers(0, w // 20))
+    img[h // 2 + h // 10 : h // 2 + h // 8] = [150, 150, 150]
+    cx = int(rng.integers(0, w - w // 5))
+    img[h * 3 // 4 : h * 7 // 8, cx : cx + w // 5] = rng.integers(0, 255, 3)
+    img += rng.normal(0, 6, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_scene_sets(root: Path, n_ids: int = 6) -> dict[str, Path]:
+    """Sets real, crn (softened), pix2pix (blocky) and catch set blurred (flat), SIZE images."""
+    rng = np.random.default_rng(1)
+    real = {f"img{k:02d}": street_scene(rng, SIZE) for k in range(n_ids)}
+
+    def soften(a: np.ndarray) -> np.ndarray:
+        small = Image.fromarray(a).resize((SIZE[1] // 3, SIZE[0] // 3), Image.BILINEAR)
+        return np.asarray(small.resize((SIZE[1], SIZE[0]), Image.BICUBIC))
+
+    def blocky(a: np.ndarray) -> np.ndarray:
+        small = Image.fromarray(a).resize((SIZE[1] // 8, SIZE[0] // 8), Image.BILINEAR)
+        return np.asarray(small.resize((SIZE[1], SIZE[0]), Image.NEAREST))
+
+    variants = {
+        "real": ("real", real),
+        "crn": ("generated", {i: soften(a) for i, a in real.items()}),
+        "pix2pix": ("generated", {i: blocky(a) for i, a in real.items()}),
+        "blurred": ("catch", {i: np.full_like(a, int(a.mean())) for i, a in real.items()}),
+    }
+    out = {}
+    for name, (kind, images) in variants.items():
+        out[name] = write_imageset(
+            root / name,
+            name=name,
+            kind=kind,
+            source="test",
+            dataset="synthetic",
+            split_sha256="0" * 64,
+            split="test",
+            size=SIZE,
+            images=sorted(images.items()),
+        ).root
+    return out
+
+
+def study_doc(sets: dict, base: Path, comparisons: list, trials: int, **extra) -> dict:
+    """A study document over the scene sets; practice/catch only when given in `extra`."""
+    doc = {
+        "study": {
+            "id": "browser-study",
+            "title": "Which image looks more real?",
+            "dataset": "synthetic",
+            "trials_per_participant": trials,
+            "seed": 3,
+        },
+        "sets": {name: str(Path(path).relative_to(base)) for name, path in sets.items()},
+        "comparisons": comparisons,
+        "platform": {"kind": "local", "completion_code": "BROWSER1"},
+        "display": {"width": 384, "height": 192, "min_window_width": 400, "min_window_height": 300},
+    }
+    doc.update(extra)
+    return doc
+
+
+@contextmanager
+def serve(tmp_path: Path, doc: dict) -> Iterator[tuple[str, object]]:
+    """The real app over a temp DB, served by werkzeug in a thread; yields (base URL, app)."""
+    spec = tmp_path / "study.toml"
+    spec.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    app = create_app({"spec_path": spec, "database_url": f"sqlite:///{tmp_path / 'db.sqlite'}"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/", app
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        runtime(app).engine.dispose()
+
+
+def export_rows(app) -> list[dict]:
+    """Every row of responses_export, by trial_index."""
+    with runtime(app).engine.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM responses_export ORDER BY trial_index"))
+        return [dict(r) for r in rows.mappings()]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium; a missing binary fails the test (it is required, not optional)."""
+    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: run `make browser-deps`"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page (own storage) with a window larger than the study's minimum."""
+    context = browser.new_context(viewport={"width": 1000, "height": 560})
+    yield context.new_page()
+    context.close()
+
+
+_NEXT_STEP = """(last) => {
+  const phase = document.body.dataset.phase;
+  if (phase === 'response') {
+    return document.getElementById('stage').dataset.index !== last ? 'response' : false;
+  }
+  return ['feedback', 'message', 'done', 'error'].includes(phase) ? phase : false;
+}"""
+
+
+def next_step(page, last_index: str) -> str:
+    """Wait until the page needs input (a response, feedback, a message) or is done."""
+    handle = page.wait_for_function(_NEXT_STEP, arg=last_index, timeout=30_000, polling=20)
+    return handle.json_value()
+
+
+def take_study(page, answer, on_response=None) -> dict[int, str]:
+    """Answer every trial with answer(index) -> (side, 'key'|'click'); returns index -> side."""
+    pressed: dict[int, str] = {}
+    last = ""
+    while True:
+        step = next_step(page, last)
+        if step == "error":
+            raise AssertionError(page.inner_text("#error-text"))
+        if step == "done":
+            return pressed
+        if step == "feedback":
+            assert page.is_visible("#feedback-text")
+            page.click("#feedback-continue")
+        elif step == "message":
+            page.click("#message-continue")
+        else:
+            last = page.get_attribute("#stage", "data-index")
+            index = int(last)
+            if on_response is not None:
+                on_response(index)
+            side, how = answer(index)
+            if how == "key":
+                page.keyboard.press("f" if side == "left" else "ArrowRight")
+            else:
+                page.click(f"#choose-{side}")
+            pressed[index] = side
+
+
+def test_full_study_timing_and_rows(tmp_path, page):
+    """Practice, catch and every exposure: rows, choices and timing match what the browser did."""
+    sets = make_scene_sets(tmp_path / "sets")
+    comparisons = [
+        {"id": "crn_vs_pix2pix", "a": "crn", "b": "pix2pix", "exposures": ALL_EXPOSURES},
+        {"id": "crn_vs_real", "a": "crn", "b": "real", "exposures": [125, 250, 500, 1000]},
+        {"id": "pix2pix_vs_real", "a": "pix2pix", "b": "real", "exposures": [125, 250, 500]},
+    ]
+    doc = study_doc(
+        sets,
+        tmp_path,
+        comparisons,
+        trials=15,
+        practice={"trials": 2, "a": "real", "b": "blurred", "exposure": 250},
+        catch={"trials": 4, "real": "real", "bad": "blurred", "exposure": 125},
+    )
+    shots: list[Path] = []
+
+    def screenshot(index: int) -> None:
+        if not shots and page.get_attribute("body", "data-phase") == "response":
+            if page.is_visible("#slot-left img.shown"):
+                shots.append(tmp_path / "trial.png")
+                page.screenshot(path=str(shots[0]))
+
+    with serve(tmp_path, doc) as (url, app):
+        page.goto(url)
+        page.click("#start")
+        pressed = take_study(
+            page,
+            lambda i: ("left" if i % 3 else "right", "click" if i % 4 == 1 else "key"),
+            on_response=screenshot,
+        )
+        assert page.is_visible("#completion-code")
+        assert page.inner_text("#completion-code") == "BROWSER1"
+        rows = export_rows(app)
+    assert len(rows) == 21 == len(pressed)
+    assert [r["trial_index"] for r in rows] == list(range(21))
+    assert [r["kind"] for r in rows[:2]] == ["practice", "practice"]
+    assert sorted(r["kind"] for r in rows[2:]) == ["catch"] * 4 + ["test"] * 15
+    tests = [r for r in rows if r["kind"] == "test"]
+    assert sorted((r["comparison"], r["exposure"]) for r in tests) == sorted(
+        (c["id"], str(e)) for c in comparisons for e in c["exposures"]
+    )
+    for row in rows:
+        side = pressed[row["trial_index"]]
+        assert row["chosen_method"] == row[f"{side}_method"]
+        assert row["frame_ms"] > 0 and row["dpr"] > 0 and row["window_w"] == 1000
+        assert row["response_ms"] > 0 and row["focus_lost"] == 0
+    timed = [r for r in rows if r["exposure"] != "unlimited"]
+    assert len(timed) == 20
+    for row in timed:
+        assert row["exposure_ms_target"] == int(row["exposure"])
+        rule = abs(row["exposure_ms_measured"] - row["exposure_ms_target"]) <= row["frame_ms"]
+        assert row["timing_ok"] == int(rule)
+    within = [
+        abs(r["exposure_ms_measured"] - r["exposure_ms_target"]) <= ONE_FRAME_MS for r in timed
+    ]
+    assert sum(within) >= 0.95 * len(timed), [
+        (r["exposure"], r["exposure_ms_measured"]) for r in timed
+    ]
+    unlimited = [r for r in rows if r["exposure"] == "unlimited"]
+    assert [
+        (r["exposure_ms_target"], r["exposure_ms_measured"], r["timing_ok"]) for r in unlimited
+    ] == [(None, None, 1)]
+    assert shots, "no screenshot of a trial with visible images was taken"
+    with Image.open(shots[0]) as shot:
+        assert shot.size == (1000, 560)
+    if os.environ.get("CRNKIT_DOCS_SCREENSHOT") == "1":
+        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shots[0], DOCS_SCREENSHOT)
+
+
+def test_reload_resumes_at_first_unanswered_trial(tmp_path, page):
+    """After a reload mid-study the page continues with the first trial without an answer."""
+    sets = make_scene_sets(tmp_path / "sets")
+    comparisons = [{"a": "crn", "b": "pix2pix", "exposures": ["unlimited"]}]
+    with serve(tmp_path, study_doc(sets, tmp_path, comparisons, trials=4)) as (url, app):
+        page.goto(url)
+        page.click("#start")
+        last = ""
+        for _ in range(2):
+            assert next_step(page, last) == "response"
+            last = page.get_attribute("#stage", "data-index")
+            page.keyboard.press("j")
+        page.wait_for_function("document.body.dataset.phase !== 'saving'")
+        assert len(export_rows(app)) == 2
+        page.reload()
+        page.click("#resume")
+        assert next_step(page, "") == "response"
+        assert page.get_attribute("#stage", "data-index") == "2"
+        assert page.inner_text("#progress-text") == "3 / 4"
+        take_study(page, lambda i: ("left", "key"))
+        rows = export_rows(app)
+    assert [r["trial_index"] for r in rows] == [0, 1, 2, 3]
+    assert [r["chosen_method"] == r["right_method"] for r in rows] == [True, True, False, False]
+
+
+def test_answers_before_the_mask_are_ignored(tmp_path, page):
+    """Keys pressed during fixation and exposure do nothing; the first answer after the mask counts."""
+    sets = make_scene_sets(tmp_path / "sets")
+    comparisons = [{"a": "crn", "b": "pix2pix", "exposures": [1000]}]
+    with serve(tmp_path, study_doc(sets, tmp_path, comparisons, trials=1)) as (url, app):
+        page.goto(url)
+        page.click("#start")
+        page.wait_for_function("document.body.dataset.phase === 'fixation'", polling=5)
+        page.keyboard.press("f")
+        page.wait_for_function("document.body.dataset.phase === 'stimulus'", polling=5)
+        page.keyboard.press("f")
+        page.keyboard.press("ArrowLeft")
+        assert page.is_disabled("#choose-left")
+        assert page.get_attribute("body", "data-phase") == "stimulus"
+        page.wait_for_function("document.body.dataset.phase === 'response'", polling=5)
+        assert page.is_visible("#mask-left") and not page.is_visible("#slot-left img.shown")
+        page.keyboard.press("j")
+        page.wait_for_function("document.body.dataset.phase === 'done'")
+        rows = export_rows(app)
+    assert len(rows) == 1
+    assert rows[0]["chosen_method"] == rows[0]["right_method"]
+    assert rows[0]["response_ms"] >= 1000 - ONE_FRAME_MS
