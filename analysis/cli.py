@@ -111,8 +111,8 @@ def run_plan(argv: list[str], prog: str) -> int:
         print(json.dumps(plan.as_dict(), indent=2))
         return 0
     print(f"{plan.judgments} judgments per cell ({plan.goal} goal at rate {plan.rate:g})")
-    print(f"  {plan.judgments_independent} if judgments were independent; design effect "
-          f"{plan.design_effect:.3g}")  # fmt: skip
+    independent = f"  {plan.judgments_independent} if judgments were independent"
+    print(f"{independent}; design effect {plan.design_effect:.3g}")
     for key, value in plan.detail.items():
         print(f"  {key}: {value:.4g}")
     return 0

@@ -93,7 +93,10 @@ def _studies(result: AnalysisResult) -> list[dict[str, Any]]:
         meta = result.loaded.studies.get(sid)
         entry: dict[str, Any] = {"study_id": sid, "meta": meta, "notes": []}
         if meta is not None:
-            entry["notes"] = [*find_notes(meta.spec, "spec"), *find_notes(meta.imagesets, "imagesets")]
+            entry["notes"] = [
+                *find_notes(meta.spec, "spec"),
+                *find_notes(meta.imagesets, "imagesets"),
+            ]
             entry["imagesets"] = _html_table(
                 pd.DataFrame(
                     [

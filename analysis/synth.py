@@ -7,6 +7,7 @@ clustered intervals have something to account for.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -164,6 +165,14 @@ def simulate_responses(spec: SimulationSpec) -> pd.DataFrame:
     plan["window_w"], plan["window_h"] = 1280, 800
     plan["user_agent"] = "Mozilla/5.0 (simulated)"
     return plan[list(COLUMNS)].reset_index(drop=True)
+
+
+def as_csv_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame exactly as a reader of its CSV export sees it: every cell as text."""
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    buf.seek(0)
+    return pd.read_csv(buf, dtype=str, keep_default_na=False)
 
 
 def study_json_for(spec: SimulationSpec, **exclusions: object) -> dict[str, object]:

@@ -134,8 +134,8 @@ def _check_methods(out: pd.DataFrame, raw: pd.DataFrame, source: str) -> None:
 def _times(out: pd.DataFrame, raw: pd.DataFrame, source: str) -> None:
     for col in ("shown_at", "answered_at"):
         text = out[col]
-        parsed = pd.to_datetime(text.where(text != "", None), utc=True, errors="coerce",
-                                format="ISO8601")  # fmt: skip
+        given = text.where(text != "", None)
+        parsed = pd.to_datetime(given, utc=True, errors="coerce", format="ISO8601")
         _fail(source, raw, parsed.isna() & (text != ""), f"{col} is not an ISO-8601 time")
         out[col] = parsed
     backwards = out["answered_at"] < out["shown_at"]

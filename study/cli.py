@@ -58,9 +58,10 @@ def build_parser(prog: str) -> tuple[argparse.ArgumentParser, argparse._SubParse
 def main(argv: list[str], prog: str = "crnkit study") -> int:
     """Parse `argv` for `crnkit study` and run the chosen subcommand."""
     parser, sub = build_parser(prog)
-    name = argv[0] if argv and argv[0] in SUBCOMMANDS else None
-    if name is not None:
-        module = importlib.import_module(SUBCOMMANDS[name][0])
-        module.add_arguments(sub.choices[name])
+    if not argv or argv[0] not in SUBCOMMANDS:
+        parser.parse_args(argv)  # prints help or the usage error and exits
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+    module.add_arguments(sub.choices[argv[0]])
     ns = parser.parse_args(argv)
     return int(module.run(ns) or 0)

@@ -265,6 +265,8 @@ def degrade_set(
         raise UserError(f"--how {how}: expected one of {', '.join(DEGRADATIONS)}")
     if not strength > 0:
         raise UserError(f"--strength: expected a positive number, got {strength}")
+    if out.resolve() == source.root:
+        raise UserError(f"--out {out} is the set being degraded; choose another folder")
 
     def write(tmp: Path) -> None:
         write_imageset(

@@ -142,14 +142,8 @@ def decide(participant: dict[str, str] | None, rules: PaymentRules) -> tuple[str
     return "approve", rules.bonus_for_complete, f"finished{catch_note}"
 
 
-def decide_all(
-    platform: str,
-    submissions: list[Submission],
-    participants: list[dict[str, str]],
-    key: bytes,
-    rules: PaymentRules,
-) -> tuple[list[dict[str, str]], dict]:
-    """Decision rows (DECISION_COLUMNS) for every submission, and a summary."""
+def _by_worker_hash(platform: str, participants: list[dict[str, str]]) -> dict[str, dict]:
+    """Participants of `platform` by worker hash; a finished row wins over an unfinished one."""
     by_hash: dict[str, dict[str, str]] = {}
     for row in participants:
         if row.get("platform") != platform or not row.get("worker_hash"):
@@ -158,6 +152,18 @@ def decide_all(
         rank = _STATUS_ORDER.get(row.get("status", ""), 3)
         if best is None or rank < _STATUS_ORDER.get(best.get("status", ""), 3):
             by_hash[row["worker_hash"]] = row
+    return by_hash
+
+
+def decide_all(
+    platform: str,
+    submissions: list[Submission],
+    participants: list[dict[str, str]],
+    key: bytes,
+    rules: PaymentRules,
+) -> tuple[list[dict[str, str]], dict]:
+    """Decision rows (DECISION_COLUMNS) for every submission, and a summary."""
+    by_hash = _by_worker_hash(platform, participants)
     out, matched = [], set()
     for sub in submissions:
         if not sub.worker_id:

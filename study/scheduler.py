@@ -107,33 +107,67 @@ def _extra_slots(spec: StudySpec, kind: str) -> list[_Slot]:
     return [_Slot(kind, kind, part.exposure, a, b)] * part.trials
 
 
+@dataclass
+class _Cell:
+    """Per-plan state of one cell (or the catch/practice block): its pool as column indices."""
+
+    cols: np.ndarray
+    where: dict[int, int]  # column -> index in the pool
+    coverage: np.ndarray  # test trials already assigned in the database, per pool image
+    rank: np.ndarray  # preferred order, per pool image
+    own: np.ndarray  # times this participant already got each pool image here
+
+
+def _cells(slots, spec, sets, coverage, column) -> dict[tuple[str, str], _Cell]:
+    ranks = _cell_ranks(spec, sets)
+    cells = {}
+    for slot in slots:
+        key = (slot.comparison, slot.exposure)
+        if key in cells:
+            continue
+        pool = sets.ids_for((slot.method_a, slot.method_b))
+        cols = np.array([column[i] for i in pool], dtype=np.intp)
+        test = slot.kind == "test"
+        cov = [coverage.get((*key, i), 0) for i in pool] if test else [0] * len(pool)
+        rank = [ranks[key][i] for i in pool] if test else [0] * len(pool)
+        cells[key] = _Cell(
+            cols,
+            {int(c): p for p, c in enumerate(cols)},
+            np.array(cov, dtype=float),
+            np.array(rank, dtype=float),
+            np.zeros(len(pool)),
+        )
+    return cells
+
+
 def _assign_images(
     slots: Sequence[_Slot], spec: StudySpec, sets: StudySets, coverage: Coverage, rng
 ) -> list[str]:
     """Choose an image id per slot by repeated minimum-cost matchings (one id once per round)."""
-    pools = {s.comparison: sets.ids_for((s.method_a, s.method_b)) for s in slots}
-    all_ids = sorted({i for pool in pools.values() for i in pool})
-    column = {image_id: j for j, image_id in enumerate(all_ids)}
-    ranks = _cell_ranks(spec, sets)
-    weights = _weights(slots, len(all_ids))
+    all_ids = sorted({i for s in slots for i in sets.ids_for((s.method_a, s.method_b))})
+    n_ids = len(all_ids)
+    cells = _cells(slots, spec, sets, coverage, {i: j for j, i in enumerate(all_ids)})
+    weights = _weights(slots, n_ids)
     chosen: list[str | None] = [None] * len(slots)
-    uses: Counter[str] = Counter()
-    in_cell: Counter[tuple[str, str, str]] = Counter()
+    uses = np.zeros(n_ids)
     while remaining := [k for k, image in enumerate(chosen) if image is None]:
-        cost = np.full((len(remaining), len(all_ids) + len(remaining)), np.inf)
+        cost = np.full((len(remaining), n_ids + len(remaining)), np.inf)
+        per_cell: dict[tuple[str, str], np.ndarray] = {}
         for row, k in enumerate(remaining):
             slot = slots[k]
-            pool = pools[slot.comparison]
-            cols = [column[i] for i in pool]
-            cost[row, cols] = _row_costs(slot, pool, coverage, uses, in_cell, ranks, weights)
-            cost[row, len(all_ids) + row] = weights["defer"][_KINDS.index(slot.kind)]
-        cost[:, : len(all_ids)] += rng.random((len(remaining), len(all_ids)))
+            key = (slot.comparison, slot.exposure)
+            if key not in per_cell:
+                per_cell[key] = _cell_costs(cells[key], slot.kind, uses, weights)
+            cost[row, cells[key].cols] = per_cell[key]
+            cost[row, n_ids + row] = weights["defer"][_KINDS.index(slot.kind)]
+        cost[:, :n_ids] += rng.random((len(remaining), n_ids))
         for row, col in zip(*linear_sum_assignment(cost), strict=True):
-            if col < len(all_ids):
-                k, image_id = remaining[row], all_ids[col]
-                chosen[k] = image_id
-                uses[image_id] += 1
-                in_cell[(slots[k].comparison, slots[k].exposure, image_id)] += 1
+            if col < n_ids:
+                k = remaining[row]
+                cell = cells[(slots[k].comparison, slots[k].exposure)]
+                chosen[k] = all_ids[col]
+                uses[col] += 1
+                cell.own[cell.where[int(col)]] += 1
     return [image for image in chosen if image is not None]
 
 
@@ -178,18 +212,15 @@ def _weights(slots: Sequence[_Slot], n_ids: int) -> dict:
     }
 
 
-def _row_costs(slot, pool, coverage, uses, in_cell, ranks, weights) -> np.ndarray:
-    """Costs of each pool image for one slot: repeat penalty plus, for tests, coverage and rank."""
-    own = np.array([in_cell[(slot.comparison, slot.exposure, i)] for i in pool], dtype=float)
-    penalty = weights["repeat"] * np.array([uses[i] for i in pool], dtype=float)
-    penalty += weights["same_cell"] * own
+def _cell_costs(cell: _Cell, kind: str, uses: np.ndarray, weights: dict) -> np.ndarray:
+    """Costs of each pool image for a slot of this cell: repeats; for tests, coverage and rank."""
+    penalty = weights["repeat"] * uses[cell.cols] + weights["same_cell"] * cell.own
     penalty -= penalty.min()  # relative to the best this slot can do, so a round always progresses
-    cost = penalty * weights["scale"][_KINDS.index(slot.kind)]
-    if slot.kind == "test":
-        cov = own + [coverage.get((slot.comparison, slot.exposure, i), 0) for i in pool]
+    cost = penalty * weights["scale"][_KINDS.index(kind)]
+    if kind == "test":
+        cov = cell.own + cell.coverage
         cost += weights["gap"] * np.minimum(cov - cov.min(), _MAX_DEFICIT) ** 2
-        rank = ranks[(slot.comparison, slot.exposure)]
-        cost += weights["rank"] * np.array([rank[i] for i in pool], dtype=float)
+        cost += weights["rank"] * cell.rank
     return cost
 
 

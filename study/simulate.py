@@ -306,78 +306,80 @@ def _retry_delay(response: httpx.Response | None, attempt: int) -> float:
     return min(0.05 * 2**attempt, 1.0)
 
 
-async def run_participant(
-    session: Session, person: Person, oracle: Oracle | None, sem: asyncio.Semaphore
-) -> bool:
+async def run_participant(session: Session, person: Person, oracle: Oracle | None) -> bool:
     """Enrol and answer until done; True if the participant finished."""
     config, result = session.config, session.result
-    async with sem:
-        params = platform_params(config.platform, person.rng)
-        body = {"params": params, "window_w": person.window[0], "window_h": person.window[1]}
-        response = await session.call("POST", "/api/enrol", "enrol", body)
-        if response.status_code not in (200, 201):
-            raise GaveUpError(f"enrol answered {response.status_code}")
-        enrolled = response.json()
-        session.token, state = enrolled["token"], enrolled["state"]
-        pid = enrolled["participant_id"]
-        result.participants += 1
-        think = config.think_ms / 1000.0
-        next_at = time.monotonic() + person.rng.uniform(0.0, think)
-        while not state["done"]:
-            trial = state["next"]
-            if trial is None:
-                raise GaveUpError("the server sent no next trial for an unfinished participant")
-            if think:
-                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                next_at = max(next_at + think, time.monotonic())
-            answer = answer_body(person, trial, decide(person, trial, oracle, config))
-            drop = person.rng.random() < config.drop_rate
-            url = f"/api/trials/{trial['id']}/answer"
-            response = await session.call("POST", url, "answer", answer, drop=drop)
-            if response.status_code != 200:
-                raise GaveUpError(f"answer answered {response.status_code}: {response.text[:200]}")
-            result.acked.append((pid, int(trial["id"]), answer["choice"]))
-            if answer["focus_lost"]:
-                event = {"type": "focus_lost", "trial_id": trial["id"], "detail": None}
-                await session.call("POST", "/api/events", "events", {"events": [event]})
-            state = response.json()
-        result.finished += 1
-        return True
+    think = config.think_ms / 1000.0
+    if think:
+        # Paced participants arrive spread over one interval, not all in the same instant.
+        await asyncio.sleep(person.rng.uniform(0.0, think))
+    params = platform_params(config.platform, person.rng)
+    body = {"params": params, "window_w": person.window[0], "window_h": person.window[1]}
+    response = await session.call("POST", "/api/enrol", "enrol", body)
+    if response.status_code not in (200, 201):
+        raise GaveUpError(f"enrol answered {response.status_code}")
+    enrolled = response.json()
+    session.token, state = enrolled["token"], enrolled["state"]
+    pid = enrolled["participant_id"]
+    result.participants += 1
+    next_at = time.monotonic() + think
+    while not state["done"]:
+        trial = state["next"]
+        if trial is None:
+            raise GaveUpError("the server sent no next trial for an unfinished participant")
+        if think:
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at = max(next_at + think, time.monotonic())
+        answer = answer_body(person, trial, decide(person, trial, oracle, config))
+        drop = person.rng.random() < config.drop_rate
+        url = f"/api/trials/{trial['id']}/answer"
+        response = await session.call("POST", url, "answer", answer, drop=drop)
+        if response.status_code != 200:
+            raise GaveUpError(f"answer answered {response.status_code}: {response.text[:200]}")
+        result.acked.append((pid, int(trial["id"]), answer["choice"]))
+        if answer["focus_lost"]:
+            event = {"type": "focus_lost", "trial_id": trial["id"], "detail": None}
+            await session.call("POST", "/api/events", "events", {"events": [event]})
+        state = response.json()
+    result.finished += 1
+    return True
 
 
 async def simulate_async(
     base_url: str, config: SimConfig, oracle: Oracle | None = None
 ) -> SimResult:
     """Run `config.participants` simulated participants against the server at `base_url`."""
+    import ssl
+
     from tqdm import tqdm
 
     result = SimResult()
-    limits = httpx.Limits(
-        max_connections=config.concurrency, max_keepalive_connections=config.concurrency
-    )
-    headers = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) crnkit-simulate/1"}
+    # One small connection pool per participant, as each browser has its own; one shared TLS
+    # context, since building one per client is costly.
+    client_options = {
+        "base_url": base_url.rstrip("/"),
+        "limits": httpx.Limits(max_connections=2, max_keepalive_connections=2),
+        "timeout": config.timeout_s,
+        "headers": {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) crnkit-simulate/1"},
+        "verify": ssl.create_default_context(),
+    }
     sem = asyncio.Semaphore(config.concurrency)
     wall, cpu = time.perf_counter(), time.process_time()
-    async with httpx.AsyncClient(
-        base_url=base_url.rstrip("/"), limits=limits, timeout=config.timeout_s, headers=headers
-    ) as client:
-        with tqdm(
-            total=config.participants, unit="participant", disable=not config.progress
-        ) as bar:
+    with tqdm(total=config.participants, unit="participant", disable=not config.progress) as bar:
 
-            async def one(index: int) -> None:
+        async def one(index: int) -> None:
+            async with sem, httpx.AsyncClient(**client_options) as client:
                 try:
-                    await run_participant(
-                        Session(client, config, result), make_person(config, index), oracle, sem
-                    )
+                    session = Session(client, config, result)
+                    await run_participant(session, make_person(config, index), oracle)
                 except GaveUpError:
                     result.errors["gave_up"] += 1
                 except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
                     result.errors[f"gave_up_{type(err).__name__}"] += 1
-                bar.update(1)
-                bar.set_postfix(judgments=len(result.acked), refresh=False)
+            bar.update(1)
+            bar.set_postfix(judgments=len(result.acked), refresh=False)
 
-            await asyncio.gather(*(one(i) for i in range(config.participants)))
+        await asyncio.gather(*(one(i) for i in range(config.participants)))
     result.wall_s = time.perf_counter() - wall
     result.cpu_s = time.process_time() - cpu
     return result

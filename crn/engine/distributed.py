@@ -71,14 +71,14 @@ def teardown(ctx: DistContext) -> None:
         dist.destroy_process_group()
 
 
-def wrap(model: torch.nn.Module, ctx: DistContext) -> torch.nn.Module:
-    """DDP around the model when distributed; phases may leave parameters unused."""
+def wrap(model: torch.nn.Module, ctx: DistContext, find_unused: bool) -> torch.nn.Module:
+    """DDP around the model when distributed (`find_unused` when a phase skips parameters)."""
     if not ctx.distributed:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=find_unused)
 
 
 def any_flag(flag: bool, ctx: DistContext) -> bool:

@@ -148,7 +148,12 @@ class Trainer:
     def _calibrate(self) -> None:
         """Let the model set its automatic loss weights on the first training batches."""
         count = getattr(getattr(self.model.args, "perceptual", None), "calibration_batches", 4)
-        batches = [self._device_batch(b) for b in self.batches.first_batches(count)]
+        # Every process calibrates on the same global batches, so all agree with one process.
+        cfg = self.config
+        unsharded = EpochBatches(
+            self.data.train_set, cfg.batch_size * self.ctx.world_size, cfg.seed
+        )
+        batches = [self._device_batch(b) for b in unsharded.first_batches(count)]
         with self._autocast():
             result = self.model.calibrate(batches)
         if self.ctx.is_main:
@@ -162,7 +167,9 @@ class Trainer:
             self.log.truncate_after(start)
         if self.resume_from is None and self.model.needs_calibration():
             self._calibrate()
-        wrapped = dist_lib.wrap(self.model, self.ctx)
+        if self.resume_from is None and self.config.val_every and self.ctx.is_main:
+            self.log.append({"step": 0, "epoch": 0, "kind": "val", **self.validate()})
+        wrapped = dist_lib.wrap(self.model, self.ctx, find_unused=len(self.phases) > 1)
         step = start
         with self._progress_bar(start) as bar, self._sigint_flag():
             batches = self.batches.iterate(start)

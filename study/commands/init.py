@@ -122,6 +122,18 @@ def _default_trials(cells: int, n_ids: int) -> int:
     return max(cells, target - target % cells)
 
 
+def _practice_and_catch(sets: dict[str, Any]) -> dict[str, Any]:
+    """[practice] and [catch] tables when a real set and a catch set are both given."""
+    real = next((n for n, s in sets.items() if s.kind == "real"), None)
+    bad = next((n for n, s in sets.items() if s.kind == "catch"), None)
+    if not (real and bad):
+        return {}
+    return {
+        "practice": {"trials": EXTRA_TRIALS, "a": real, "b": bad, "exposure": "unlimited"},
+        "catch": {"trials": EXTRA_TRIALS, "real": real, "bad": bad, "exposure": "unlimited"},
+    }
+
+
 def scaffold_document(
     folders: list[Path],
     base: Path,
@@ -165,11 +177,7 @@ def scaffold_document(
         },
         "comparisons": [{"a": focal, "b": other, "exposures": exposures} for other in others],
     }
-    real = next((n for n, s in sets.items() if s.kind == "real"), None)
-    bad = next((n for n, s in sets.items() if s.kind == "catch"), None)
-    if real and bad:
-        doc["practice"] = {"trials": EXTRA_TRIALS, "a": real, "b": bad, "exposure": "unlimited"}
-        doc["catch"] = {"trials": EXTRA_TRIALS, "real": real, "bad": bad, "exposure": "unlimited"}
+    doc.update(_practice_and_catch(sets))
     doc["exclusion"] = {key.name: key.default for key in SCHEMA["exclusion"]}
     doc["platform"] = {"kind": "local", "completion_code": ""}
     doc["display"] = {

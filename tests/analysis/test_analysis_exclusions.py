@@ -16,7 +16,7 @@ UNLIMITED = {"exposure": "unlimited", "exposure_ms_target": "", "exposure_ms_mea
 
 @pytest.fixture
 def rows(make_rows):
-    """p1 good; p2 fails catch trials; p3 has one fast, one mistimed, one unfocused trial; p4 short."""
+    """p1 good; p2 fails catch; p3: one fast, one mistimed, one unfocused trial; p4 short."""
     p1 = [{"participant_id": "p1"} | r for r in (CATCH_OK, CATCH_OK, {}, {}, {})]
     p1.insert(0, {"participant_id": "p1", "kind": "practice", "chosen_method": "pix2pix"})
     p2 = [{"participant_id": "p2"} | r for r in (CATCH_OK, CATCH_BAD, CATCH_BAD, {}, {}, {})]

@@ -143,7 +143,9 @@ def _sqlite_with_view(path, frame: pd.DataFrame) -> str:
     typed["exposure_ms_target"] = pd.to_numeric(typed["exposure_ms_target"])
     typed.to_sql("answers", engine, index=False)
     with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE VIEW responses_export AS SELECT {', '.join(COLUMNS)} FROM answers"))
+        conn.execute(
+            sa.text(f"CREATE VIEW responses_export AS SELECT {', '.join(COLUMNS)} FROM answers")
+        )
     engine.dispose()
     return url
 

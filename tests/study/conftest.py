@@ -50,3 +50,27 @@ def app(tmp_path: Path, study_toml: Path):
 def client(app):
     """A test client of `app`."""
     return app.test_client()
+
+
+@pytest.fixture
+def app_factory(tmp_path: Path, image_sets: dict):
+    """Build apps over variants of the fixture spec: app_factory(platform={"kind": "prolific"})."""
+    from study.app import create_app, runtime
+
+    apps = []
+
+    def build(toml_name: str = "study.toml", db_name: str = "study.sqlite", **sections):
+        doc = study_document(image_sets, tmp_path)
+        for key, value in sections.items():
+            doc[key] = {**doc.get(key, {}), **value} if isinstance(value, dict) else value
+        doc = {key: value for key, value in doc.items() if value is not None}
+        spec = write_study_toml(tmp_path / toml_name, doc)
+        application = create_app(
+            {"TESTING": True, "spec_path": spec, "database_url": f"sqlite:///{tmp_path / db_name}"}
+        )
+        apps.append(application)
+        return application
+
+    yield build
+    for application in apps:
+        runtime(application).engine.dispose()

@@ -286,7 +286,7 @@ def test_reload_resumes_at_first_unanswered_trial(tmp_path, page):
             assert next_step(page, last) == "response"
             last = page.get_attribute("#stage", "data-index")
             page.keyboard.press("j")
-        page.wait_for_function("document.body.dataset.phase !== 'saving'")
+        page.wait_for_function("() => document.body.dataset.phase !== 'saving'")
         assert len(export_rows(app)) == 2
         page.reload()
         page.click("#resume")
@@ -306,17 +306,17 @@ def test_answers_before_the_mask_are_ignored(tmp_path, page):
     with serve(tmp_path, study_doc(sets, tmp_path, comparisons, trials=1)) as (url, app):
         page.goto(url)
         page.click("#start")
-        page.wait_for_function("document.body.dataset.phase === 'fixation'", polling=5)
+        page.wait_for_function("() => document.body.dataset.phase === 'fixation'", polling=5)
         page.keyboard.press("f")
-        page.wait_for_function("document.body.dataset.phase === 'stimulus'", polling=5)
+        page.wait_for_function("() => document.body.dataset.phase === 'stimulus'", polling=5)
         page.keyboard.press("f")
         page.keyboard.press("ArrowLeft")
         assert page.is_disabled("#choose-left")
         assert page.get_attribute("body", "data-phase") == "stimulus"
-        page.wait_for_function("document.body.dataset.phase === 'response'", polling=5)
+        page.wait_for_function("() => document.body.dataset.phase === 'response'", polling=5)
         assert page.is_visible("#mask-left") and not page.is_visible("#slot-left img.shown")
         page.keyboard.press("j")
-        page.wait_for_function("document.body.dataset.phase === 'done'")
+        page.wait_for_function("() => document.body.dataset.phase === 'done'")
         rows = export_rows(app)
     assert len(rows) == 1
     assert rows[0]["chosen_method"] == rows[0]["right_method"]

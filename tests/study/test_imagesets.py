@@ -215,3 +215,6 @@ def test_degrade_checks_its_arguments(tmp_path, image_sets):
         degrade_set(source, tmp_path / "a", how="blur", strength=0)
     with pytest.raises(UserError, match="--how melt: expected one of blur, noise, shuffle"):
         degrade_set(source, tmp_path / "a", how="melt")
+    with pytest.raises(UserError, match="is the set being degraded"):
+        degrade_set(source, image_sets["real"], how="blur", force=True)
+    assert load_imageset(image_sets["real"]).verify() == []

@@ -81,19 +81,19 @@ FACADE_COLORS = np.array(
 
 def _buildings_along(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Building segments along one side: depth ranges, heights, colours, window grids."""
-    ends, gaps = [], []
-    t = first = rng.uniform(-6.0, 3.0)
-    while t < 2000.0:
-        gap = rng.random() < 0.18
-        t += rng.uniform(2.0, 7.0) if gap else rng.uniform(6.0, 22.0)
-        ends.append(t)
-        gaps.append(gap)
-    n = len(ends)
-    ends[-1], gaps[-1] = np.inf, False
+    # 300 segments of at least 2 units always reach past the 2000 units considered
+    gap = rng.random(300) < 0.18
+    widths = np.where(gap, rng.uniform(2.0, 7.0, 300), rng.uniform(6.0, 22.0, 300))
+    first = rng.uniform(-6.0, 3.0)
+    ends = first + np.cumsum(widths)
+    n = int(np.searchsorted(ends, 2000.0)) + 1
+    ends, gap = ends[:n].astype(np.float32), gap[:n].copy()
+    ends[-1], gap[-1] = np.inf, False
+    starts = np.concatenate([[first], ends[:-1]]).astype(np.float32)
     return {
-        "end": np.array(ends, np.float32),
-        "start": np.array([first, *ends[:-1]], np.float32),
-        "gap": np.array(gaps, bool),
+        "end": ends,
+        "start": starts,
+        "gap": gap,
         "height": rng.uniform(4.0, 16.0, n).astype(np.float32),
         "color": (
             FACADE_COLORS[rng.integers(0, len(FACADE_COLORS), n)].T

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 
 import torch
 
 from crn import cli
-from crn.data.splits import load_splits
+from crn.data.splits import load_splits, save_splits, split_hash
 from crn.engine.checkpoint import load_checkpoint
 from crn.imageset import load_imageset
 
@@ -51,8 +53,6 @@ def test_train_records_the_run_and_refuses_to_overwrite_it(trained_run, synth_sp
 
 
 def test_resume_extends_a_run(trained_run, synth_splits, tmp_path):
-    import shutil
-
     copy = tmp_path / "copy"
     shutil.copytree(trained_run, copy)
     assert (
@@ -106,30 +106,16 @@ def test_generate_writes_one_set_per_output_with_vgg_provenance(
 
 
 def test_generate_refuses_other_splits(trained_run, synth_splits, tmp_path, capsys):
-    data = json.loads(synth_splits.read_text())
-    data["test"] = data["test"][:1]
-    from crn.data.splits import save_splits
-
-    other = tmp_path / "other.json"
     splits = load_splits(synth_splits)
-    import dataclasses
-
-    from crn.data.splits import split_hash
-
     changed = dataclasses.replace(splits, test=splits.test[:1])
-    changed = dataclasses.replace(
-        changed,
-        sha256=split_hash(
-            changed.source,
-            changed.size,
-            changed.classes,
-            changed.options,
-            changed.train,
-            changed.val,
-            changed.test,
-        ),
+    sha = split_hash(
+        *(getattr(changed, f) for f in ("source", "size", "classes", "options")),
+        changed.train,
+        changed.val,
+        changed.test,
     )
-    save_splits(changed, other)
+    other = tmp_path / "other.json"
+    save_splits(dataclasses.replace(changed, sha256=sha), other)
     argv = [
         "generate",
         "--checkpoint",

@@ -110,7 +110,7 @@ def test_ctrl_c_saves_a_checkpoint_and_stops(tmp_path, tiny_crn_args, tiny_data)
 def test_validation_l1_is_logged(tmp_path, tiny_crn_args, tiny_data):
     _train(tiny_crn_args, tiny_data, tmp_path / "run", _config(steps=2, val_every=1))
     vals = [r for r in MetricsLog(tmp_path / "run" / "metrics.jsonl").read() if r["kind"] == "val"]
-    assert [r["step"] for r in vals] == [1, 2]
+    assert [r["step"] for r in vals] == [0, 1, 2]
     assert all(0 < r["val_l1_best"] <= r["val_l1"] <= 1 for r in vals)
 
 

@@ -1,0 +1,146 @@
+"""Benchmark the cluster bootstraps of `analysis.bootstrap`; prints JSON lines.
+
+Default size: 1,000,000 judgments by 2,000 participants on 500 images in 6 comparisons x 8
+exposures (48 cells), 10,000 resamples. Reports seconds and peak traced memory of the
+participant-clustered and the two-way (participants x images) bootstraps, and the ratio to
+a plain pandas loop (draw participants, concat their rows, group-by), timed on a few
+resamples in the same run and extrapolated.
+
+usage: python benchmarks/bench_bootstrap.py [--resamples 10000] [--reference-resamples 3]
+Run it under `flock /tmp/crnkit-cpu.lock` on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from analysis.bootstrap import BootstrapConfig, clustered_rates, percentile_interval, twoway_rates
+
+
+def make_judgments(
+    n: int, participants: int, images: int, cells: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Judgments with participant and image effects; each participant answers n / P trials."""
+    rng = np.random.default_rng(seed)
+    person = np.repeat(np.arange(participants), n // participants)
+    image = rng.integers(0, images, person.size)
+    cell = rng.integers(0, cells, person.size)
+    base = rng.uniform(-1.5, 1.5, cells)
+    eta = base[cell] + rng.normal(0, 0.5, participants)[person] + rng.normal(0, 0.3, images)[image]
+    y = (rng.random(person.size) < expit(eta)).astype(np.float64)
+    return {"person": person, "image": image, "cell": cell, "y": y}
+
+
+def measured(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """Result, wall seconds and peak traced memory (MiB) of fn()."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return result, seconds, peak
+
+
+def pandas_loop(data: dict[str, np.ndarray], participants: int, draws: int, seed: int) -> float:
+    """Seconds per resample of the plain approach: draw people, concat their rows, group-by."""
+    frame = pd.DataFrame({"participant": data["person"], "cell": data["cell"], "y": data["y"]})
+    by_person = {p: rows for p, rows in frame.groupby("participant")}
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    for _ in range(draws):
+        picked = rng.integers(0, participants, participants)
+        sample = pd.concat([by_person[p] for p in picked], ignore_index=True)
+        sample.groupby("cell")["y"].mean()
+    return (time.perf_counter() - start) / draws
+
+
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """All measurements, one dict per JSON line."""
+    cells = args.comparisons * args.exposures
+    data = make_judgments(args.judgments, args.participants, args.images, cells, args.seed)
+    cfg = BootstrapConfig(n_resamples=args.resamples, seed=args.seed)
+    size = {
+        "judgments": int(data["y"].size),
+        "participants": args.participants,
+        "images": args.images,
+        "cells": cells,
+        "resamples": args.resamples,
+    }
+    one_stratum_p = np.zeros(args.participants, dtype=np.int64)
+    one_stratum_i = np.zeros(args.images, dtype=np.int64)
+    draws, p_s, p_mb = measured(
+        lambda: clustered_rates(data["person"], data["cell"], data["y"], cells, one_stratum_p, cfg)
+    )
+    p_lo, p_hi = percentile_interval(draws, cfg.level)
+    per_resample = pandas_loop(data, args.participants, args.reference_resamples, args.seed)
+    reference_total = per_resample * args.resamples
+    draws2, t_s, t_mb = measured(
+        lambda: twoway_rates(
+            data["person"],
+            data["image"],
+            data["cell"],
+            data["y"],
+            cells,
+            one_stratum_p,
+            one_stratum_i,
+            cfg,
+        )
+    )
+    t_lo, t_hi = percentile_interval(draws2, cfg.level)
+    return [
+        size
+        | {
+            "benchmark": "participant_bootstrap",
+            "seconds": round(p_s, 3),
+            "peak_traced_mib": round(p_mb, 1),
+            "target_s": 2.0,
+            "mean_ci_width": round(float(np.mean(p_hi - p_lo)), 4),
+        },
+        size
+        | {
+            "benchmark": "pandas_loop_reference",
+            "resamples_timed": args.reference_resamples,
+            "seconds_per_resample": round(per_resample, 4),
+            "extrapolated_seconds": round(reference_total, 1),
+            "speedup_participant_bootstrap": round(reference_total / p_s, 1),
+        },
+        size
+        | {
+            "benchmark": "twoway_bootstrap",
+            "seconds": round(t_s, 3),
+            "peak_traced_mib": round(t_mb, 1),
+            "target_s": 60.0,
+            "mean_ci_width": round(float(np.mean(t_hi - t_lo)), 4),
+            "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        },
+    ]
+
+
+def main() -> None:
+    """Parse options, run, print one JSON object per line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--judgments", type=int, default=1_000_000)
+    parser.add_argument("--participants", type=int, default=2_000)
+    parser.add_argument("--images", type=int, default=500)
+    parser.add_argument("--comparisons", type=int, default=6)
+    parser.add_argument("--exposures", type=int, default=8)
+    parser.add_argument("--resamples", type=int, default=10_000)
+    parser.add_argument("--reference-resamples", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    for line in run(parser.parse_args()):
+        print(json.dumps(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()

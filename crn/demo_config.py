@@ -1,0 +1,47 @@
+"""Sizes of the end-to-end demo: the full CPU preset and a tiny one for the pipeline test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TIMED_EXPOSURES = (125, 250, 500, 1000, 2000, 4000, 8000)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """How much data, training and simulated study the demo runs."""
+
+    images: int = 200
+    test_images: int = 24
+    size: tuple[int, int] = (64, 128)
+    crn_steps: int = 600
+    crn_width: float = 0.25
+    crn_k: int = 3
+    baseline_steps: int = 600
+    baseline_width: float = 0.25
+    batch_size: int = 2
+    participants: int = 40
+    trials_per_participant: int = 32
+    practice_trials: int = 2
+    catch_trials: int = 3
+    seed: int = 0
+
+
+PRESETS: dict[str, DemoConfig] = {
+    "full": DemoConfig(),
+    "tiny": DemoConfig(
+        images=24,
+        test_images=6,
+        size=(32, 64),
+        crn_steps=4,
+        crn_width=0.05,
+        crn_k=2,
+        baseline_steps=4,
+        baseline_width=0.05,
+        batch_size=2,
+        participants=6,
+        trials_per_participant=16,
+        practice_trials=1,
+        catch_trials=2,
+    ),
+}
