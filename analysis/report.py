@@ -80,11 +80,13 @@ def write_figures(result: AnalysisResult, out: Path) -> dict[str, SavedFigure]:
     return {name: save_figure(fig, out, name) for name, fig in figures.items()}
 
 
-def _html_table(frame: pd.DataFrame, digits: int = 3, index: bool = False) -> str:
-    def fmt(value: float) -> str:
-        return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}"
+def _number(value: float) -> str:
+    # Small p-values keep their significant digits; everything else gets three decimals.
+    return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.3f}"
 
-    return frame.to_html(index=index, na_rep="–", float_format=fmt, border=0, classes="data")
+
+def _html_table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, na_rep="–", float_format=_number, border=0, classes="data")
 
 
 def _studies(result: AnalysisResult) -> list[dict[str, Any]]:

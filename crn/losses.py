@@ -153,11 +153,41 @@ def masked_errors(real: torch.Tensor, fake: torch.Tensor, masks: torch.Tensor) -
 
     real: [B,C,h,w]; fake: [B*k,C,h,w]; masks: [B,M,h,w] -> [B,k,M].
     """
+    if real.requires_grad or masks.requires_grad:
+        return _masked_errors(real, fake, masks)
+    return _MaskedL1.apply(real, fake, masks)
+
+
+def _masked_errors(real: torch.Tensor, fake: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Plain-autograd version of `masked_errors` (saves |diff|, a k-image-sized tensor)."""
     batch, _, height, width = real.shape
     fake = fake.view(batch, -1, *fake.shape[1:])
     diff = (fake - real.unsqueeze(1)).abs().mean(dim=2)  # [B,k,h,w]
     flat_masks = masks.flatten(2).transpose(1, 2).to(diff.dtype)  # [B,hw,M]
     return torch.bmm(diff.flatten(2), flat_masks) / (height * width)
+
+
+class _MaskedL1(torch.autograd.Function):
+    """`masked_errors` for a constant real branch: saves only tensors that already exist
+    (the features and masks), not |real − fake|, which saves ~0.5 GB at 256×512, k = 9."""
+
+    @staticmethod
+    def forward(ctx, real, fake, masks):
+        """The errors, computed without building an autograd graph."""
+        ctx.save_for_backward(real, fake, masks)
+        with torch.no_grad():
+            return _masked_errors(real, fake, masks)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d/dfake: sign(fake − real) · Σ_c grad[b,k,c] · mask[b,c] / (h·w·C)."""
+        real, fake, masks = ctx.saved_tensors
+        batch, channels, height, width = real.shape
+        weights = torch.bmm(grad.to(masks.dtype), masks.flatten(2))  # [B,k,hw]
+        weights = weights.view(batch, -1, 1, height, width) / (height * width * channels)
+        diff = fake.view(batch, -1, *fake.shape[1:]) - real.unsqueeze(1)
+        grad_fake = diff.sign_().mul_(weights.to(diff.dtype))
+        return None, grad_fake.view_as(fake), None
 
 
 def diversity_loss(errors: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,9 @@ T = Trial.__table__
 R = Response.__table__
 E = Event.__table__
 FALLBACK_FRAME_MS = 16.7
+# Measurements arrive rounded to 1 µs; the slack keeps float noise (1016.7 − 1000 = 16.70…05)
+# from flipping a result that sits exactly on the one-frame boundary.
+TIMING_SLACK_MS = 1e-6
 
 _LOOKUP = (
     select(
@@ -77,7 +80,7 @@ def timing_ok(target_ms: int | None, measured_ms: float | None, frame_ms: float 
     if target_ms is None:
         return 1
     tolerance = frame_ms if frame_ms is not None else FALLBACK_FRAME_MS
-    return int(abs(measured_ms - target_ms) <= tolerance)
+    return int(abs(measured_ms - target_ms) <= tolerance + TIMING_SLACK_MS)
 
 
 def trial_json(rt: StudyRuntime, row) -> dict[str, Any]:

@@ -6,6 +6,8 @@ ISO-8601 UTC text so that SQLite and PostgreSQL export them identically.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -160,6 +162,21 @@ class Response(Base):
     trial: Mapped[Trial] = relationship(back_populates="response")
 
 
+class Coverage(Base):
+    """Test trials assigned so far per (comparison, exposure, image) of a study.
+
+    Kept in step with `trial` by enrolment (same transaction) so that scheduling reads a few
+    hundred counters instead of grouping every trial of the study while holding the write lock.
+    """
+
+    __tablename__ = "coverage"
+    study_id: Mapped[str] = mapped_column(ForeignKey("study.id"), primary_key=True)
+    comparison: Mapped[str] = mapped_column(String(128), primary_key=True)
+    exposure: Mapped[str] = mapped_column(String(16), primary_key=True)
+    image_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Event(Base):
     """Something that happened in the participant's browser: focus lost, resize, fullscreen exit."""
 
@@ -188,6 +205,15 @@ FROM response r
 JOIN trial t ON t.id = r.trial_id
 JOIN participant p ON p.id = t.participant_id
 JOIN study s ON s.id = p.study_id
+"""
+
+
+COVERAGE_BACKFILL_SQL = """
+INSERT INTO coverage (study_id, comparison, exposure, image_id, n)
+SELECT p.study_id, t.comparison, t.exposure, t.image_id, count(*)
+FROM trial t JOIN participant p ON p.id = t.participant_id
+WHERE t.kind = 'test'
+GROUP BY p.study_id, t.comparison, t.exposure, t.image_id
 """
 
 
@@ -224,10 +250,29 @@ def make_engine(url: str, **kwargs) -> Engine:
     return engine
 
 
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.Lock:
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITE_LOCKS[engine] = threading.Lock()
+        return lock
+
+
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
     """A connection inside one write transaction (BEGIN IMMEDIATE on SQLite), committed on exit."""
-    with engine.connect() as conn:
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    # SQLite allows one writer at a time anyway. Queueing this process's writers on a Python
+    # lock wakes the next one the moment the previous commits, instead of leaving many threads
+    # in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and ruins tail latency.
+    with _write_lock(engine), engine.connect() as conn:
         conn.execution_options(**{IMMEDIATE_OPTION: True})
         with conn.begin():
             yield conn
@@ -237,6 +282,9 @@ def init_db(engine: Engine) -> None:
     """Create missing tables and the export view; existing data is left untouched."""
     # One write transaction, so that several server processes starting at once do not race.
     with write_tx(engine) as conn:
+        had_coverage = "coverage" in inspect(conn).get_table_names()
         Base.metadata.create_all(conn)
+        if not had_coverage:
+            conn.execute(text(COVERAGE_BACKFILL_SQL))
         if EXPORT_VIEW not in inspect(conn).get_view_names():
             conn.execute(text(EXPORT_VIEW_SQL))

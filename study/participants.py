@@ -4,22 +4,44 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from crn.errors import UserError
-from study.db import Participant, Study, Trial, utc_now, write_tx
+from study.db import Coverage, Participant, Study, Trial, utc_now, write_tx
 from study.httperrors import ConflictError, ForbiddenError, InvalidError, UnauthorizedError
+from study.platforms import hash_worker_id, parse_entry
 from study.runtime import StudyRuntime
+from study.scheduler import plan_participant
+from study.spec import exposure_ms
 
 P = Participant.__table__
 T = Trial.__table__
 S = Study.__table__
+C = Coverage.__table__
 TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 MAX_USER_AGENT = 512
 
+_BUMP_COVERAGE = (
+    update(C)
+    .where(
+        C.c.study_id == bindparam("s"),
+        C.c.comparison == bindparam("c"),
+        C.c.exposure == bindparam("e"),
+        C.c.image_id == bindparam("i"),
+    )
+    .values(n=C.c.n + bindparam("n"))
+)
+_NEW_COVERAGE = insert(C).values(
+    study_id=bindparam("s"),
+    comparison=bindparam("c"),
+    exposure=bindparam("e"),
+    image_id=bindparam("i"),
+    n=bindparam("n"),
+)
 _TOKEN_OWNER = select(P.c.id, P.c.study_id, P.c.status).where(
     P.c.token_hash == bindparam("token_hash")
 )
@@ -70,18 +92,26 @@ def participant_seed(study_seed: int, public_id: str) -> int:
 def read_coverage(conn: Connection, study_id: str) -> dict[tuple[str, str, str], int]:
     """Test trials already assigned per (comparison, exposure, image_id) in this study."""
     rows = conn.execute(
-        select(T.c.comparison, T.c.exposure, T.c.image_id, func.count())
-        .select_from(T.join(P, P.c.id == T.c.participant_id))
-        .where(P.c.study_id == study_id, T.c.kind == "test")
-        .group_by(T.c.comparison, T.c.exposure, T.c.image_id)
+        select(C.c.comparison, C.c.exposure, C.c.image_id, C.c.n).where(C.c.study_id == study_id)
     )
     return {(c, e, i): n for c, e, i, n in rows}
 
 
+def _add_coverage(conn: Connection, study_id: str, known: dict, plan: list) -> None:
+    added = Counter((t.comparison, t.exposure, t.image_id) for t in plan if t.kind == "test")
+    rows = [
+        {"s": study_id, "c": c, "e": e, "i": i, "n": n} for (c, e, i), n in sorted(added.items())
+    ]
+    old = [r for r in rows if (r["c"], r["e"], r["i"]) in known]
+    new = [r for r in rows if (r["c"], r["e"], r["i"]) not in known]
+    if old:
+        conn.execute(_BUMP_COVERAGE, old)
+    if new:
+        conn.execute(_NEW_COVERAGE, new)
+
+
 def enrol(rt: StudyRuntime, params: Mapping[str, str], user_agent: str | None) -> Enrolment:
     """Enrol (or resume) the person behind the platform parameters; refusals raise ApiErrors."""
-    from study.platforms import hash_worker_id, parse_entry
-
     try:
         sandbox = rt.spec.platform.mturk_sandbox if rt.spec.platform.kind == "mturk" else None
         entry = parse_entry(rt.spec.platform.kind, params, sandbox=sandbox)
@@ -202,12 +232,10 @@ def _refuse(conn, rt, entry, worker_hash, token, user_agent) -> None:
 
 
 def _create(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment:
-    from study.scheduler import plan_participant
-    from study.spec import exposure_ms
-
     public_id = _new_public_id()
     seed = participant_seed(rt.spec.seed, public_id)
-    plan = plan_participant(rt.spec, rt.sets, read_coverage(conn, rt.study_id), seed)
+    coverage = read_coverage(conn, rt.study_id)
+    plan = plan_participant(rt.spec, rt.sets, coverage, seed)
     pk = _insert_participant(
         conn,
         rt,
@@ -240,6 +268,7 @@ def _create(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment:
             for t in plan
         ],
     )
+    _add_coverage(conn, rt.study_id, coverage, plan)
     return Enrolment(
         preview=False, token=token, participant_pk=pk, participant_id=public_id, resumed=False
     )

@@ -35,27 +35,31 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
+def _add(sub, name: str, help_text: str, epilog: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help_text, epilog=epilog, formatter_class=_formatter)
+
+
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Data sources, splits and checks.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser(
-        "synth",
-        help="render the procedural street data set",
-        epilog=SYNTH_EXAMPLE,
-        formatter_class=_formatter,
-    )
+    p = _add(sub, "synth", "render the procedural street data set", SYNTH_EXAMPLE)
     p.add_argument("--out", required=True, help="folder to write (must be new or empty)")
     p.add_argument("--n", type=int, required=True, help="number of images")
     p.add_argument("--size", default="256x512", help="HxW (default 256x512)")
     p.add_argument("--seed", type=int, default=0, help="data set seed (default 0)")
     p.add_argument("--workers", type=int, default=1, help="render processes (same bytes)")
     p.add_argument("--overwrite", action="store_true", help="replace a synthetic set in --out")
-    p = sub.add_parser(
-        "split",
-        help="write splits.json for a source",
-        epilog=SPLIT_EXAMPLE,
-        formatter_class=_formatter,
-    )
+    _split_arguments(_add(sub, "split", "write splits.json for a source", SPLIT_EXAMPLE))
+    p = _add(sub, "check", "verify every pair of a split", CHECK_EXAMPLE)
+    p.add_argument("splits", help="splits.json")
+    p = _add(sub, "export-real", "write a split's photos as the image set 'real'", EXPORT_EXAMPLE)
+    p.add_argument("--splits", required=True, help="splits.json")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--out", required=True, help="image set folder to write")
+    return parser
+
+
+def _split_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", required=True, help="synthetic, cityscapes, ade20k, nyu, folders")
     p.add_argument("--root", required=True, help="the source's root folder (nyu: the .mat file)")
     p.add_argument("--out", required=True, help="splits.json to write")
@@ -66,27 +70,10 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--labels",
         choices=("train", "ids"),
-        help="cityscapes: 19 train classes "
-        "+ void (default, CRN) or the 35 label ids (pix2pixHD/SPADE)",
+        help="cityscapes: 19 train classes + void (default, CRN) or the 35 label ids "
+        "(pix2pixHD/SPADE)",
     )
     p.add_argument("--mapping", help="nyu: JSON class mapping (see docs/data.md)")
-    p = sub.add_parser(
-        "check",
-        help="verify every pair of a split",
-        epilog=CHECK_EXAMPLE,
-        formatter_class=_formatter,
-    )
-    p.add_argument("splits", help="splits.json")
-    p = sub.add_parser(
-        "export-real",
-        help="write a split's photos as the image set 'real'",
-        epilog=EXPORT_EXAMPLE,
-        formatter_class=_formatter,
-    )
-    p.add_argument("--splits", required=True, help="splits.json")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--out", required=True, help="image set folder to write")
-    return parser
 
 
 def _synth(args: argparse.Namespace) -> int:

@@ -33,7 +33,9 @@ class PairedDataset(Dataset):
     """Items {"id", "label" [C+1,H,W], "label_index" [H,W], "photo" [3,H,W] in [0, 1]}.
 
     With `flip`, each item is mirrored with probability 1/2, label and photo together; the
-    draw depends only on (seed, epoch, index), so runs and DataLoader workers agree.
+    draw depends only on (seed, epoch, index), so runs and DataLoader workers agree. Call
+    `set_epoch` before each epoch; DataLoader workers started with `persistent_workers=True`
+    keep the epoch they were started with, so recreate the loader (or iterator) per epoch.
     """
 
     def __init__(

@@ -28,6 +28,7 @@ def export_real(
     src = open_split_source(splits)
 
     def photos() -> Iterator[tuple[str, np.ndarray]]:
+        """Each photo of the split, resized to the split's size."""
         for image_id in tqdm(ids, desc="export-real", unit="img", disable=not progress):
             _, photo = src.load(image_id)
             yield image_id, resize_photo(photo, splits.size)

@@ -115,7 +115,7 @@ class Trainer:
         self.model.prepare_training()
         self.model.train()
         self.phases = self.model.phases()
-        self.optimizers = [self._optimizer(phase) for phase in self.phases]
+        self.optimizers = [make_optimizer(self.model, phase) for phase in self.phases]
         self.batches = EpochBatches(
             self.data.train_set,
             cfg.batch_size,
@@ -133,17 +133,6 @@ class Trainer:
         self.last_losses = dict(self.resume_from.last_losses)
         self.saved_step = self.resume_from.step
         return self.resume_from.step
-
-    def _optimizer(self, phase: Phase) -> torch.optim.Adam:
-        """Adam over the trainable parameters of the phase's modules."""
-        params = []
-        for name in phase.modules:
-            params += [p for p in self.model.get_submodule(name).parameters() if p.requires_grad]
-        if not params:
-            raise UserError(f"phase '{phase.name}' has no trainable parameters")
-        return torch.optim.Adam(
-            params, lr=phase.lr, betas=phase.betas, weight_decay=phase.weight_decay
-        )
 
     def _calibrate(self) -> None:
         """Let the model set its automatic loss weights on the first training batches."""
@@ -356,6 +345,16 @@ class Trainer:
             yield
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+def make_optimizer(model: torch.nn.Module, phase: Phase) -> torch.optim.Adam:
+    """Adam over the trainable parameters of the phase's modules."""
+    params = []
+    for name in phase.modules:
+        params += [p for p in model.get_submodule(name).parameters() if p.requires_grad]
+    if not params:
+        raise UserError(f"phase '{phase.name}' has no trainable parameters")
+    return torch.optim.Adam(params, lr=phase.lr, betas=phase.betas, weight_decay=phase.weight_decay)
 
 
 def lr_factor(phase: Phase, step: int, total: int) -> float:

@@ -18,13 +18,13 @@ CHANNELS = NUM_CLASSES + 1
 VGG = PerceptualArgs("random", layer_weights="auto", calibration_batches=1)
 
 
-def build(name: str, size=(32, 64), **kw):
+def build(name: str, size=(32, 64), channels: int = CHANNELS, **kw):
     torch.manual_seed(0)
     if name == "encdec":
-        return EncDecModel(EncDecArgs(CHANNELS, size, VGG, ngf=4, **kw))
+        return EncDecModel(EncDecArgs(channels, size, VGG, ngf=4, **kw))
     if name == "fullres":
-        return FullResModel(FullResArgs(CHANNELS, size, VGG, width=8, depth=4, **kw))
-    return CRNL1Model(CRNL1Args(CHANNELS, size, width=1 / 64, **kw))
+        return FullResModel(FullResArgs(channels, size, VGG, width=8, depth=4, **kw))
+    return CRNL1Model(CRNL1Args(channels, size, width=1 / 64, **kw))
 
 
 @pytest.mark.parametrize("name", ["encdec", "fullres", "crn-l1"])
@@ -46,9 +46,9 @@ def test_k_outputs_per_label_map(name):
 
 
 @pytest.mark.parametrize("name", ["encdec", "fullres", "crn-l1"])
-def test_a_few_steps_reduce_the_loss(name):
-    model = build(name)
-    batch = make_batch()
+def test_a_few_steps_on_the_synthetic_set_reduce_the_loss(synthetic_batch, name):
+    batch = synthetic_batch
+    model = build(name, channels=batch["label"].shape[1])
     model.prepare_training()
     if model.needs_calibration():
         weights = model.calibrate([batch])

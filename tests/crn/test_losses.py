@@ -147,3 +147,17 @@ def test_default_weights_depend_on_the_vgg_file(tmp_path):
         _namespace("--vgg-weights", "random", "--layer-weights", str(calib))
     )
     assert parse_layer_weights(args.layer_weights) == (1, 2, 3, 4, 5, 6)
+
+
+def test_memory_saving_gradient_matches_autograd():
+    from crn.losses import _masked_errors
+
+    torch.manual_seed(0)
+    real = torch.randn(2, 5, 6, 8, dtype=torch.double)
+    fake = torch.randn(6, 5, 6, 8, dtype=torch.double, requires_grad=True)
+    masks = torch.rand(2, 4, 6, 8, dtype=torch.double)
+    assert torch.autograd.gradcheck(lambda f: masked_errors(real, f, masks), (fake,))
+    grad = torch.randn(2, 3, 4, dtype=torch.double)
+    ours = torch.autograd.grad(masked_errors(real, fake, masks), fake, grad)[0]
+    plain = torch.autograd.grad(_masked_errors(real, fake, masks), fake, grad)[0]
+    assert torch.allclose(ours, plain)

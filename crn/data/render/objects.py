@@ -209,35 +209,39 @@ PAINTERS: dict[str, Callable[[Canvas, Street, Light, Thing], None]] = {
 }
 
 
+def _lateral(rng: np.random.Generator, street: Street, place: str) -> float:
+    """A lateral offset from the road's centre line for a kind of placement."""
+    side = float(rng.choice([-1.0, 1.0]))
+    edge, walk = street.road, street.walk
+    if place == "lane":
+        return side * rng.uniform(0.2, 0.8) * (edge - 0.7)
+    if place == "parked":
+        return side * (edge - rng.uniform(0.65, 0.75))
+    if place == "walk":
+        return side * (edge + rng.uniform(0.2, walk - 0.15))
+    if place == "kerb":
+        return side * (edge + rng.uniform(0.15, 0.35))
+    return side * (edge + walk + rng.uniform(-0.3, 0.6))  # verge
+
+
+# kind, placement, count range [lo, hi), nearest and farthest depth (camera heights)
+PLACEMENTS = (
+    ("car", "lane", (0, 5), 4.0, 120.0),
+    ("car", "parked", (0, 6), 3.0, 100.0),
+    ("person", "walk", (0, 7), 3.0, 60.0),
+    ("pole", "kerb", (1, 6), 3.0, 120.0),
+    ("tree", "verge", (0, 5), 4.0, 120.0),
+)
+
+
 def sample_things(rng: np.random.Generator, street: Street) -> list[Thing]:
     """Draw the scene's objects, sorted far to near so that nearer ones occlude farther ones."""
     things: list[Thing] = []
-    edge, walk = street.road, street.walk
-
-    def add(kind: str, count: int, lateral: Callable[[], float], near: float, far: float) -> None:
-        for _ in range(count):
+    for kind, place, (lo, hi), near, far in PLACEMENTS:
+        for _ in range(int(rng.integers(lo, hi))):
+            # log-uniform depth: as many objects per screen height near and far
             depth = float(np.exp(rng.uniform(np.log(near), np.log(far))))
             seed = int(rng.integers(0, 2**31))
-            things.append(Thing(kind, street.centre + lateral(), depth, seed))
-
-    def lane() -> float:
-        return float(rng.choice([-1, 1]) * rng.uniform(0.2, 0.8) * (edge - 0.7))
-
-    def parked() -> float:
-        return float(rng.choice([-1, 1]) * (edge - rng.uniform(0.65, 0.75)))
-
-    def on_walk() -> float:
-        return float(rng.choice([-1, 1]) * (edge + rng.uniform(0.2, walk - 0.15)))
-
-    def kerb() -> float:
-        return float(rng.choice([-1, 1]) * (edge + rng.uniform(0.15, 0.35)))
-
-    def verge() -> float:
-        return float(rng.choice([-1, 1]) * (edge + walk + rng.uniform(-0.3, 0.6)))
-
-    add("car", int(rng.integers(0, 5)), lane, 4.0, 120.0)
-    add("car", int(rng.integers(0, 6)), parked, 3.0, 100.0)
-    add("person", int(rng.integers(0, 7)), on_walk, 3.0, 60.0)
-    add("pole", int(rng.integers(1, 6)), kerb, 3.0, 120.0)
-    add("tree", int(rng.integers(0, 5)), verge, 4.0, 120.0)
+            x = street.centre + _lateral(rng, street, place)
+            things.append(Thing(kind, x, depth, seed))
     return sorted(things, key=lambda t: -t.depth)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from crn.data.classes import IGNORE_INDEX, ClassInfo, check_label_values
+from crn.data.classes import ClassInfo, check_label_values
 from crn.errors import UserError
 from crn.imageset import read_image
 
@@ -172,6 +172,3 @@ def join_pairs(
 ) -> dict[str, tuple[Path | None, Path | None]]:
     """Union of two stem tables as id -> (photo or None, label or None)."""
     return {k: (photos.get(k), labels.get(k)) for k in sorted(set(photos) | set(labels))}
-
-
-__all__ = ["IGNORE_INDEX", "PHOTO_SUFFIXES", "FilePairSource", "Source"]

@@ -141,3 +141,21 @@ def test_incomplete_set_without_meta_is_refused(tmp_path):
     (out / "meta.json").unlink()
     with pytest.raises(UserError, match=r"meta\.json"):
         open_source("synthetic", out)
+
+
+def test_worker_processes_write_the_same_bytes(tmp_path):
+    one = write_synthetic(tmp_path / "one", n=4, size=(16, 32), seed=2, progress=False)
+    two = write_synthetic(tmp_path / "two", n=4, size=(16, 32), seed=2, workers=2, progress=False)
+    for path in sorted(one.rglob("*.png")):
+        assert path.read_bytes() == (two / path.relative_to(one)).read_bytes(), path
+
+
+def test_cli_modules_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, crn.commands.data, crn.data.splits, crn.data.check, crn.data.export;"
+        "sys.exit('torch' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -71,3 +71,16 @@ def test_metrics_log_truncates_after_a_step(tmp_path):
     assert log.read()[-1]["losses"]["total"] is None
     log.truncate_after(2)
     assert [r["step"] for r in log.read()] == [1, 2]
+
+
+def test_crn_does_not_import_baselines_or_torch_for_the_cli():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, crn.cli, crn.engine.registry, crn.commands.train, crn.commands.generate, "
+        "crn.commands.calibrate, crn.models.crn\n"
+        "print(sorted(m for m in sys.modules if m.startswith('baselines')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,70 @@
+"""Images behind opaque keys: only listed files, no method names in URLs, long cache headers."""
+
+from __future__ import annotations
+
+from study.app import create_app, runtime
+from study.images import ImageIndex, image_key
+
+
+def test_image_route_serves_listed_files_with_long_cache(app, client, image_sets):
+    """Each key serves exactly the file listed in its image set, cacheable for a year."""
+    rt = runtime(app)
+    key = rt.images.keys[("crn", "img04")]
+    with client.get(f"/img/{key}") as reply:
+        assert reply.status_code == 200 and reply.mimetype == "image/png"
+        assert reply.data == (image_sets["crn"] / "images" / "img04.png").read_bytes()
+        assert reply.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert reply.headers.get("ETag")
+    with client.get(f"/img/{key}", headers={"If-None-Match": reply.headers["ETag"]}) as again:
+        assert again.status_code == 304
+
+
+def test_unknown_keys_and_paths_are_404(client):
+    """Made-up keys and path tricks are 404 JSON errors."""
+    for path in ("/img/0000", "/img/crn", "/img/..%2F..%2Fstudy.toml", "/img/../study.toml"):
+        reply = client.get(path)
+        assert reply.status_code == 404, path
+        assert reply.json["error"]
+
+
+def test_only_listed_files_are_indexed(app, image_sets):
+    """An extra file dropped into a set folder gets no key."""
+    rt = runtime(app)
+    listed = {rt.sets.sets[name].path(i) for name, i in rt.images.keys}
+    assert set(rt.images.paths.values()) == listed
+    assert len(listed) == 4 * 12
+
+
+def test_urls_do_not_reveal_methods(client):
+    """Trial image URLs hold neither set names nor image ids."""
+    reply = client.post("/api/enrol", json={"params": {}})
+    trial = reply.json["state"]["next"]
+    for url in (trial["left"], trial["right"]):
+        assert url.startswith("img/") and len(url) == 4 + 32
+        for word in ("real", "crn", "pix2pix", "blurred", "img0", "img1"):
+            assert word not in url
+
+
+def test_keys_depend_on_secret_and_study():
+    """Keys differ between studies and secrets, and are stable for the same inputs."""
+    a = image_key(b"k" * 32, "study-a", "crn", "img01")
+    assert a == image_key(b"k" * 32, "study-a", "crn", "img01")
+    assert a != image_key(b"k" * 32, "study-b", "crn", "img01")
+    assert a != image_key(b"j" * 32, "study-a", "crn", "img01")
+    assert a != image_key(b"k" * 32, "study-a", "pix2pix", "img01")
+
+
+def test_keys_are_stable_across_restarts(tmp_path, study_toml):
+    """The same key file gives the same URLs after a restart (browser caches stay valid)."""
+    config = {"spec_path": study_toml, "database_url": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    first = create_app(config)
+    second = create_app(config)
+    assert dict(runtime(first).images.keys) == dict(runtime(second).images.keys)
+    for app in (first, second):
+        runtime(app).engine.dispose()
+
+
+def test_index_url():
+    """ImageIndex.url is relative to the app root."""
+    index = ImageIndex(paths={}, keys={("crn", "x"): "ab" * 16})
+    assert index.url("crn", "x") == "img/" + "ab" * 16
