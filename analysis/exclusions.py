@@ -78,7 +78,8 @@ def exclusion_config(
     """Built-in defaults, replaced by study.json's `exclusions`, replaced by explicit overrides."""
     values: dict[str, Any] = {}
     for name, value in (study_settings or {}).items():
-        if name in _FIELD_TYPES:  # unknown keys belong to other tools; ignore them
+        # Unknown keys belong to other tools and null means "not set": both are ignored.
+        if name in _FIELD_TYPES and value is not None:
             values[name] = _coerce(name, value, where)
     for name, value in (overrides or {}).items():
         if name not in _FIELD_TYPES:

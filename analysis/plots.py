@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SavedFigure:
-    """Where a figure was written, with its SVG text and PNG bytes for embedding."""
+    """Where a figure was written, with its SVG text for inline embedding."""
 
     png: Path
     svg: Path
     svg_text: str
-    png_base64: str
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -39,7 +37,7 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def save_figure(fig: Figure, out_dir: Path, stem: str) -> SavedFigure:
-    """Write `stem`.png and `stem`.svg under out_dir; return paths and embeddable content."""
+    """Write `stem`.png and `stem`.svg under out_dir; return the paths and the SVG text."""
     out_dir.mkdir(parents=True, exist_ok=True)
     png_buf, svg_buf = io.BytesIO(), io.StringIO()
     fig.savefig(png_buf, format="png", dpi=120)
@@ -47,8 +45,7 @@ def save_figure(fig: Figure, out_dir: Path, stem: str) -> SavedFigure:
     png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
     png.write_bytes(png_buf.getvalue())
     svg.write_text(svg_buf.getvalue(), encoding="utf-8")
-    encoded = base64.b64encode(png_buf.getvalue()).decode("ascii")
-    return SavedFigure(png, svg, svg_buf.getvalue(), encoded)
+    return SavedFigure(png, svg, svg_buf.getvalue())
 
 
 def _unlimited_x(rates: pd.DataFrame) -> float:

@@ -19,26 +19,31 @@ import statistics
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import torch
 from torch import nn
 
 from baselines.crn_l1 import CRNL1Args, CRNL1Model
 from baselines.encdec import EncDecArgs, EncDecModel
-from baselines.fullres import FullResArgs, FullResModel
+from baselines.fullres import PAPER_WIDTH, FullResArgs, FullResModel
+from baselines.options import scaled
 from baselines.pix2pix import Pix2PixArgs, Pix2PixModel
+from crn.engine.trainer import Trainer
 from crn.losses import PerceptualArgs
 
 CHANNELS = 20  # Cityscapes: 19 train classes + void
 VGG = PerceptualArgs("random", layer_weights="authors")
-# name: (model, (H, W), label input, reference s/step from TARGETS.md or None)
+QUICK = 0.25  # the --width of a minutes-long CPU run
+# name: (model, (H, W), label input, width multiplier, reference s/step from TARGETS.md)
 CONFIGS = {
-    "pix2pix-128x256": ("pix2pix", (128, 256), "onehot", None),
-    "encdec-128x256": ("encdec", (128, 256), "onehot", None),
-    "fullres-128x256": ("fullres", (128, 256), "onehot", None),
-    "crn-l1-128x256": ("crn-l1", (128, 256), "onehot", None),
-    "pix2pix-256x256-rgb": ("pix2pix", (256, 256), "rgb", 1.65),
-    "pix2pix-256x512-onehot": ("pix2pix", (256, 512), "onehot", 2.74),
+    **{
+        f"{m}-128x256{suffix}": (m, (128, 256), "onehot", width, None)
+        for suffix, width in (("", 1.0), (f"-w{QUICK}", QUICK))
+        for m in ("pix2pix", "encdec", "fullres", "crn-l1")
+    },
+    "pix2pix-256x256-rgb": ("pix2pix", (256, 256), "rgb", 1.0, 1.65),
+    "pix2pix-256x512-onehot": ("pix2pix", (256, 512), "onehot", 1.0, 2.74),
 }
 WITH_REFERENCE = ("pix2pix-256x256-rgb", "pix2pix-256x512-onehot")
 
@@ -59,15 +64,17 @@ def make_batch(size: tuple[int, int], seed: int = 0) -> dict:
     return {"id": ["bench"], "label": label, "label_index": index, "photo": photo}
 
 
-def build_model(model: str, size: tuple[int, int], label_input: str) -> nn.Module:
-    """A baseline at paper size."""
+def build_model(model: str, size: tuple[int, int], label_input: str, width: float) -> nn.Module:
+    """A baseline at `width` times its paper size (as `--width` sets it)."""
     if model == "pix2pix":
-        return Pix2PixModel(Pix2PixArgs(CHANNELS, size, palette(), label_input=label_input))
+        ngf = scaled(64, width)
+        args = Pix2PixArgs(CHANNELS, size, palette(), label_input, ngf=ngf, ndf=ngf)
+        return Pix2PixModel(args)
     if model == "encdec":
-        return EncDecModel(EncDecArgs(CHANNELS, size, VGG))
+        return EncDecModel(EncDecArgs(CHANNELS, size, VGG, ngf=scaled(64, width)))
     if model == "fullres":
-        return FullResModel(FullResArgs(CHANNELS, size, VGG))
-    return CRNL1Model(CRNL1Args(CHANNELS, size))
+        return FullResModel(FullResArgs(CHANNELS, size, VGG, width=scaled(PAPER_WIDTH, width)))
+    return CRNL1Model(CRNL1Args(CHANNELS, size, width=width))
 
 
 class EngineStep:
@@ -80,10 +87,10 @@ class EngineStep:
         model.prepare_training()
         model.train()
         self.phases = model.phases()
-        self.optimizers = []
-        for phase in self.phases:
-            params = [p for n in phase.modules for p in model.get_submodule(n).parameters()]
-            self.optimizers.append(torch.optim.Adam(params, lr=phase.lr, betas=phase.betas))
+        # The trainer's own optimiser factory (it only reads `.model`), so that the benchmark
+        # times exactly the Adam the engine runs.
+        holder = SimpleNamespace(model=model)
+        self.optimizers = [Trainer._optimizer(holder, phase) for phase in self.phases]
 
     def __call__(self, batch: dict, step: int) -> None:
         for phase, optimizer in zip(self.phases, self.optimizers, strict=True):
@@ -202,7 +209,7 @@ def time_steps(step_fn, batch: dict, warmup: int, steps: int) -> list[float]:
 
 def run_one(name: str, impl: str, warmup: int, steps: int, channels_last: bool) -> dict:
     """Measure one configuration in this process."""
-    model, size, label_input, _ = CONFIGS[name]
+    model, size, label_input, width, _ = CONFIGS[name]
     torch.manual_seed(0)
     batch = make_batch(size)
     if channels_last:
@@ -215,7 +222,7 @@ def run_one(name: str, impl: str, warmup: int, steps: int, channels_last: bool) 
     if impl == "reference":
         step_fn = ReferenceStep(size, label_input)
     else:
-        step_fn = EngineStep(build_model(model, size, label_input), channels_last)
+        step_fn = EngineStep(build_model(model, size, label_input, width), channels_last)
     times = time_steps(step_fn, batch, warmup, steps)
     return {
         "config": name,
@@ -223,6 +230,7 @@ def run_one(name: str, impl: str, warmup: int, steps: int, channels_last: bool) 
         "model": model,
         "size": list(size),
         "label_input": label_input,
+        "width": width,
         "channels_last": channels_last,
         "threads": torch.get_num_threads(),
         "steps_timed": steps,
@@ -270,7 +278,7 @@ def main() -> int:
         return 0
     for name in args.only or list(CONFIGS):
         result = child(name, "crnkit", args)
-        target = CONFIGS[name][3]
+        target = CONFIGS[name][4]
         if name in WITH_REFERENCE and not args.no_reference:
             ref = child(name, "reference", args)
             print(json.dumps(ref), flush=True)

@@ -128,23 +128,26 @@ def completion_json(conn: Connection, rt: StudyRuntime, pid: int) -> dict[str, A
     }
 
 
+def state_for(conn: Connection, rt: StudyRuntime, pid: int) -> dict[str, Any]:
+    """Participant `pid`'s progress inside an open write transaction; serves its next trial."""
+    row = conn.execute(select(P.c.public_id, P.c.trials_total).where(P.c.id == pid)).one()
+    answered = conn.execute(_ANSWERED, {"pid": pid}).scalar_one()
+    done = answered >= row.trials_total
+    return {
+        "participant_id": row.public_id,
+        "total": row.trials_total,
+        "answered": answered,
+        "done": done,
+        "next": None if done else _serve(conn, rt, pid, answered, iso(_now())),
+        "completion": completion_json(conn, rt, pid) if done else None,
+    }
+
+
 def state(rt: StudyRuntime, token: str) -> dict[str, Any]:
-    """The participant's progress, with its next trial served (a reload resumes there)."""
+    """The token's participant's progress, with its next trial served (a reload resumes there)."""
     with write_tx(rt.engine) as conn:
         owner = token_owner(conn, rt.study_id, hash_token(token))
-        total = conn.execute(select(P.c.trials_total).where(P.c.id == owner.id)).scalar_one()
-        answered = conn.execute(_ANSWERED, {"pid": owner.id}).scalar_one()
-        done = answered >= total
-        return {
-            "participant_id": conn.execute(
-                select(P.c.public_id).where(P.c.id == owner.id)
-            ).scalar_one(),
-            "total": total,
-            "answered": answered,
-            "done": done,
-            "next": None if done else _serve(conn, rt, owner.id, answered, iso(_now())),
-            "completion": completion_json(conn, rt, owner.id) if done else None,
-        }
+        return state_for(conn, rt, owner.id)
 
 
 def _now() -> datetime:

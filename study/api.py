@@ -36,15 +36,19 @@ def enrol():
     """Enrol the person behind the page's platform parameters (or resume them)."""
     rt = runtime()
     payload = parse_enrol(_body())
-    result = participants.enrol(rt, payload.params, request.headers.get("User-Agent"))
+    result = participants.enrol(
+        rt,
+        payload.params,
+        request.headers.get("User-Agent"),
+        describe=lambda conn, pk: answers.state_for(conn, rt, pk),
+    )
     if result.preview:
         return jsonify(preview=True)
-    state = answers.state(rt, result.token)
     body = {
         "token": result.token,
         "participant_id": result.participant_id,
         "resumed": result.resumed,
-        "state": state,
+        "state": result.state,
     }
     return jsonify(body), (200 if result.resumed else 201)
 

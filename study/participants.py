@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -81,6 +82,7 @@ class Enrolment:
     participant_pk: int | None = None
     participant_id: str | None = None
     resumed: bool = False
+    state: dict | None = None
 
 
 def participant_seed(study_seed: int, public_id: str) -> int:
@@ -110,8 +112,17 @@ def _add_coverage(conn: Connection, study_id: str, known: dict, plan: list) -> N
         conn.execute(_NEW_COVERAGE, new)
 
 
-def enrol(rt: StudyRuntime, params: Mapping[str, str], user_agent: str | None) -> Enrolment:
-    """Enrol (or resume) the person behind the platform parameters; refusals raise ApiErrors."""
+def enrol(
+    rt: StudyRuntime,
+    params: Mapping[str, str],
+    user_agent: str | None,
+    describe: Callable[[Connection, int], dict] | None = None,
+) -> Enrolment:
+    """Enrol (or resume) the person behind the platform parameters; refusals raise ApiErrors.
+
+    `describe(conn, participant_pk)`, when given, runs in the same transaction and its result
+    becomes `Enrolment.state` (the API serves the first trial without a second transaction).
+    """
     try:
         sandbox = rt.spec.platform.mturk_sandbox if rt.spec.platform.kind == "mturk" else None
         entry = parse_entry(rt.spec.platform.kind, params, sandbox=sandbox)
@@ -133,17 +144,24 @@ def enrol(rt: StudyRuntime, params: Mapping[str, str], user_agent: str | None) -
         if worker_hash is not None:
             resumed = _resume(conn, rt.study_id, worker_hash, token)
             if resumed is not None:
-                return resumed
+                return _described(conn, resumed, describe)
         if status != "open":
             raise ForbiddenError(f"this study is {status} and does not accept new participants")
         if worker_hash is not None and _took_excluded(conn, rt.spec, worker_hash):
             _refuse(conn, rt, entry, worker_hash, token, user_agent)
             refused = True
         else:
-            return _create(conn, rt, entry, worker_hash, token, user_agent)
+            created = _create(conn, rt, entry, worker_hash, token, user_agent)
+            return _described(conn, created, describe)
     if refused:
         raise ForbiddenError("you cannot take part: you took part in a related study before")
     raise AssertionError("unreachable")
+
+
+def _described(conn: Connection, enrolment: Enrolment, describe) -> Enrolment:
+    if describe is None:
+        return enrolment
+    return dataclasses.replace(enrolment, state=describe(conn, enrolment.participant_pk))
 
 
 def _resume(conn: Connection, study_id: str, worker_hash: str, token: str) -> Enrolment | None:

@@ -121,3 +121,8 @@ def test_per_study_configs(rows):
     caught = report[report["rule"] == "catch accuracy"].set_index("study_id")
     assert caught.loc["s1", "participants_excluded"] == 1
     assert caught.loc["s2", "participants_excluded"] == 0
+
+
+def test_null_settings_in_study_json_mean_defaults():
+    cfg = exclusion_config({"trials_per_participant": None, "min_response_ms": None})
+    assert cfg.trials_per_participant is None and cfg.min_response_ms == 200.0

@@ -63,3 +63,9 @@ def test_wrong_size_is_refused(tmp_path):
             size=(4, 4),
             images=[("a", np.zeros((8, 8, 3), np.uint8))],
         )
+
+
+def test_written_files_are_world_readable(tmp_path):
+    _, iset = _write(tmp_path)
+    assert (iset.root / "imageset.json").stat().st_mode & 0o777 == 0o644
+    assert iset.path("a").stat().st_mode & 0o777 == 0o644
