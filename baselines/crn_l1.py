@@ -72,7 +72,10 @@ class CRNL1Model(GeneratorModel):
         group = parser.add_argument_group("crn-l1")
         options.add_width(group, "the CRN's channels × WIDTH")
         group.add_argument(
-            "--lr", type=float, default=DEFAULT_LR, help=f"Adam rate (default {DEFAULT_LR})"
+            "--lr",
+            type=options.positive_float,
+            default=DEFAULT_LR,
+            help=f"Adam rate (default {DEFAULT_LR})",
         )
 
     @classmethod

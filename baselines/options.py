@@ -16,10 +16,10 @@ def check_choice(what: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"unknown {what} '{value}' (expected one of {', '.join(allowed)})")
 
 
-def check_size(size: tuple[int, int], min_down: int = 0) -> None:
-    """Raise ValueError unless `size` is (H, W) > 0 allowing `min_down` stride-2 halvings."""
-    if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"image size must be (height, width) > 0, got {size}")
+def check_size(size: tuple[int, int], min_down: int = 0, min_side: int = 1) -> None:
+    """Raise ValueError unless `size` is (H, W) ≥ `min_side` allowing `min_down` halvings."""
+    if len(size) != 2 or min(size) < min_side:
+        raise ValueError(f"image size {size[0]}x{size[1]}: both sides must be at least {min_side}")
     if max_downsamplings(*size) < min_down:
         raise ValueError(
             f"image size {size[0]}x{size[1]} allows {max_downsamplings(*size)} halvings, "
@@ -43,7 +43,7 @@ def add_width(group: Any, meaning: str) -> None:
     """The `--width` multiplier every baseline has (1 = paper size)."""
     group.add_argument(
         "--width",
-        type=_positive_float,
+        type=positive_float,
         default=1.0,
         help=f"channel multiplier, 1 = paper size; {meaning} (e.g. 0.25 for a quick CPU run)",
     )
@@ -51,7 +51,7 @@ def add_width(group: Any, meaning: str) -> None:
 
 def add_adam(group: Any, lr: float, beta1: float, decay_start: float | None) -> None:
     """`--lr`, `--beta1` and `--decay-start` with the model's paper defaults."""
-    group.add_argument("--lr", type=_positive_float, default=lr, help=f"Adam rate (default {lr})")
+    group.add_argument("--lr", type=positive_float, default=lr, help=f"Adam rate (default {lr})")
     group.add_argument("--beta1", type=float, default=beta1, help=f"Adam β1 (default {beta1})")
     group.add_argument(
         "--decay-start",
@@ -81,7 +81,8 @@ def build(cls: type, **kwargs: Any) -> Any:
         raise UserError(str(err)) from None
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
     try:
         value = float(text)
     except ValueError:

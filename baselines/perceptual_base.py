@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from baselines import options
 from crn import losses
 from crn.engine.interface import Batch, GeneratorModel, Phase
 
@@ -94,7 +95,10 @@ def add_common_arguments(group: Any) -> None:
         help="images per label map, trained with the diversity loss (default 1)",
     )
     group.add_argument(
-        "--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate (default {DEFAULT_LR})"
+        "--lr",
+        type=options.positive_float,
+        default=DEFAULT_LR,
+        help=f"Adam learning rate (default {DEFAULT_LR})",
     )
 
 

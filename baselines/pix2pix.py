@@ -42,7 +42,8 @@ class Pix2PixArgs:
         options.check_choice("label input", self.label_input, LABEL_INPUTS)
         options.check_choice("norm", self.norm, NORMS[:2])
         options.check_choice("GAN loss", self.gan_mode, GAN_MODES)
-        options.check_size(self.size, min_down=2)
+        # The PatchGAN needs 24 px for one logit; 32 keeps its last norm non-degenerate.
+        options.check_size(self.size, min_down=2, min_side=32)
 
 
 class Pix2PixModel(GeneratorModel):
@@ -78,7 +79,7 @@ class Pix2PixModel(GeneratorModel):
             out = torch.cat([self.generator(x[i : i + 1]) for i in range(x.shape[0])])
         else:
             out = self.generator(x)
-        return out.add_(1.0).mul_(0.5).clamp_(0.0, 1.0).unsqueeze(1)
+        return out.add(1.0).mul_(0.5).clamp_(0.0, 1.0).unsqueeze(1)
 
     def phases(self) -> list[Phase]:
         """Discriminator first, then generator, both Adam(2e-4, (0.5, 0.999)) with decay."""

@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import time
-from types import SimpleNamespace
 
 import torch
 from torch import nn
@@ -29,7 +28,7 @@ from baselines.encdec import EncDecArgs, EncDecModel
 from baselines.fullres import PAPER_WIDTH, FullResArgs, FullResModel
 from baselines.options import scaled
 from baselines.pix2pix import Pix2PixArgs, Pix2PixModel
-from crn.engine.trainer import Trainer
+from crn.engine.trainer import make_optimizer
 from crn.losses import PerceptualArgs
 
 CHANNELS = 20  # Cityscapes: 19 train classes + void
@@ -87,10 +86,8 @@ class EngineStep:
         model.prepare_training()
         model.train()
         self.phases = model.phases()
-        # The trainer's own optimiser factory (it only reads `.model`), so that the benchmark
-        # times exactly the Adam the engine runs.
-        holder = SimpleNamespace(model=model)
-        self.optimizers = [Trainer._optimizer(holder, phase) for phase in self.phases]
+        # The trainer's own optimiser factory: the benchmark times the Adam the engine runs.
+        self.optimizers = [make_optimizer(model, phase) for phase in self.phases]
 
     def __call__(self, batch: dict, step: int) -> None:
         for phase, optimizer in zip(self.phases, self.optimizers, strict=True):
@@ -131,6 +128,7 @@ class RefBlock(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x):
+        """The block's output, with the skip concatenated except at the outermost level."""
         return self.model(x) if self.outermost else torch.cat([x, self.model(x)], 1)
 
 
@@ -172,6 +170,7 @@ class ReferenceStep:
         self.colours = colours
 
     def gan_loss(self, pred: torch.Tensor, real: bool) -> torch.Tensor:
+        """BCE with logits against an all-real or all-fake target."""
         return self.gan(pred, torch.tensor(1.0 if real else 0.0).expand_as(pred))
 
     def __call__(self, batch: dict, step: int) -> None:

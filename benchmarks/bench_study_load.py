@@ -1,8 +1,9 @@
-"""Load benchmark of the study server: the real `crnkit study serve` process, simulated participants.
+"""Load benchmark of the study server: a real `crnkit study serve` process, simulated participants.
 
 Two load shapes, each on a fresh study (and a fresh SQLite file unless --db-url is given):
   closed  N participants all at once, no think time (target: >= 600 judgments/s)
-  paced   N participants each answering once a second (target: p99 < 100 ms per request)
+  paced   N participants arriving over --ramp-s, then each answering once a second
+          (target: p99 < 100 ms per request)
 Every run ends with the integrity check: answers stored == answers acknowledged, none changed,
 no trial answered twice, no participant with a gap. One JSON object per shape on stdout.
 
@@ -31,7 +32,8 @@ import tomli_w
 
 from crn.imageset import write_imageset
 from study.db import make_engine
-from study.simulate import SimConfig, integrity_report, simulate
+from study.export import integrity_report, sqlalchemy_url
+from study.simulate import SimConfig, simulate
 
 PRACTICE, CATCH = 4, 6
 EXPOSURES = [125, 250, 500, 1000, 2000, "unlimited"]
@@ -95,7 +97,7 @@ def start_server(toml: Path, db: str, key_file: Path, port: int, ns: argparse.Na
     cmd = [
         sys.executable, "-m", "crn.cli", "study", "serve", str(toml), "--db", db,
         "--key-file", str(key_file), "--port", str(port), "--workers", str(ns.workers),
-        "--threads", str(ns.threads), "--admin-token", secrets.token_urlsafe(16),
+        "--threads", str(ns.threads), f"--admin-token={secrets.token_urlsafe(16)}",
         "--no-verify-images",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL)
@@ -151,6 +153,7 @@ def run_shape(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
             participants=ns.participants,
             concurrency=ns.concurrency,
             think_ms=ns.pace_ms if shape == "paced" else 0.0,
+            ramp_s=ns.ramp_s if shape == "paced" else 0.0,
             seed=ns.seed,
             progress=ns.progress,
             timeout_s=60.0,
@@ -159,7 +162,7 @@ def run_shape(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
         cpu = server_cpu_s(proc.pid)
     finally:
         stop_server(proc)
-    engine = make_engine(db if "://" in db else f"sqlite:///{db}")
+    engine = make_engine(sqlalchemy_url(db) if "://" in db else f"sqlite:///{db}")
     try:
         integrity = integrity_report(engine, study_id, result.acked)
     finally:
@@ -176,7 +179,7 @@ def run_shape(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
         "threads": ns.threads,
         "trials_per_participant": ns.trials,
         "concurrency": ns.concurrency,
-        **({"pace_ms": ns.pace_ms} if shape == "paced" else {}),
+        **({"pace_ms": ns.pace_ms, "ramp_s": ns.ramp_s} if shape == "paced" else {}),
         **summary,
         "server_cpu_s": round(cpu, 2),
         "max_p99_ms": p99,
@@ -195,6 +198,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=60, help="image ids per set")
     parser.add_argument("--shapes", default="closed,paced", help="closed, paced or both")
     parser.add_argument("--pace-ms", type=float, default=1000.0)
+    parser.add_argument(
+        "--ramp-s", type=float, default=10.0, help="paced participants arrive over this many s"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--db-url", default=None, help="a PostgreSQL URL instead of SQLite")

@@ -127,13 +127,17 @@ def fan_out(items: Iterable[tuple[str, np.ndarray]], writers: list[Callable]) ->
     failed = threading.Event()
 
     def consume(j: int) -> None:
+        marker_seen = threading.Event()
         try:
-            results[j] = writers[j](_drain(queues[j]))
+            results[j] = writers[j](_drain(queues[j], marker_seen))
         except BaseException as err:
             errors.append(err)
             failed.set()
-            while queues[j].get() not in (_END, _ABORT):
-                pass
+        finally:
+            # Keep taking items so the producer never blocks on this queue.
+            while not marker_seen.is_set():
+                if queues[j].get() in (_END, _ABORT):
+                    marker_seen.set()
 
     threads = [
         threading.Thread(target=consume, args=(j,), daemon=True) for j in range(len(writers))
@@ -160,12 +164,13 @@ def fan_out(items: Iterable[tuple[str, np.ndarray]], writers: list[Callable]) ->
     return results
 
 
-def _drain(q: queue.Queue) -> Iterator[Any]:
+def _drain(q: queue.Queue, marker_seen: threading.Event) -> Iterator[Any]:
     """Items of a queue until the end marker; an abort marker raises."""
     while True:
         item = q.get()
-        if item is _END:
+        if item is _END or item is _ABORT:
+            marker_seen.set()
+            if item is _ABORT:
+                raise GenerationAbortedError("generation failed; image set left without a manifest")
             return
-        if item is _ABORT:
-            raise GenerationAbortedError("generation failed; image set left without a manifest")
         yield item

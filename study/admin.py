@@ -23,7 +23,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -260,8 +259,12 @@ def cell_rates(engine: Engine, study_id: str) -> list[Cell]:
 def progress_snapshot(engine: Engine, study_id: str) -> dict[str, Any]:
     """Everything the progress page shows, JSON-able."""
     cells = cell_rates(engine, study_id)
+    with engine.connect() as conn:
+        title = conn.execute(text("SELECT title FROM study WHERE id = :id"), {"id": study_id})
+        title = title.scalar_one_or_none()
     return {
         "study_id": study_id,
+        "title": title,
         "status": study_status(engine, study_id),
         "participants": participant_counts(engine, study_id),
         "responses": sum(c.answered for c in cells),
@@ -290,8 +293,8 @@ def progress_json() -> Response:
 def set_status() -> Response:
     """Pause, close or reopen the study (form field or JSON `action`)."""
     payload = request.get_json(silent=True) if request.is_json else request.form
-    action = (payload or {}).get("action")
-    if action not in ACTIONS:
+    action = payload.get("action") if hasattr(payload, "get") else None
+    if not isinstance(action, str) or action not in ACTIONS:
         expected = ", ".join(ACTIONS)
         return make_response(jsonify(error=f"action must be one of {expected}"), 422)
     engine, study_id = _engine(), _study_id()
@@ -306,7 +309,8 @@ def set_status() -> Response:
 
 
 def _download(chunks: Any, filename: str, mimetype: str) -> Response:
-    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    # The chunks hold the engine and study id already: no request context is needed to stream.
+    response = Response(chunks, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

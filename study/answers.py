@@ -212,25 +212,8 @@ def record_answer(
         chosen = row.left_method if payload.choice == "left" else row.right_method
         ok = timing_ok(row.exposure_ms_target, payload.exposure_ms_measured, payload.frame_ms)
         onset = max(moment - timedelta(milliseconds=payload.response_ms), _parse(row.served_at))
-        conn.execute(
-            insert(R),
-            {
-                "trial_id": row.id,
-                "chosen_method": chosen,
-                "exposure_ms_measured": payload.exposure_ms_measured,
-                "timing_ok": ok,
-                "frame_ms": payload.frame_ms,
-                "dpr": payload.dpr,
-                "response_ms": payload.response_ms,
-                "shown_at": iso(onset),
-                "answered_at": now,
-                "window_w": payload.window_w,
-                "window_h": payload.window_h,
-                "focus_lost": payload.focus_lost,
-                "user_agent": (user_agent or "")[:MAX_USER_AGENT] or None,
-                "payload_sha256": digest,
-            },
-        )
+        values = _response_values(payload, chosen, ok, iso(onset), now, user_agent)
+        conn.execute(insert(R), {"trial_id": row.id, "payload_sha256": digest, **values})
         ack = _ack(conn, rt, row, chosen, ok, now)
         if ack["done"]:
             conn.execute(
@@ -241,6 +224,23 @@ def record_answer(
                 )
             )
         return ack
+
+
+def _response_values(payload, chosen, ok, shown_at, answered_at, user_agent) -> dict[str, Any]:
+    return {
+        "chosen_method": chosen,
+        "exposure_ms_measured": payload.exposure_ms_measured,
+        "timing_ok": ok,
+        "frame_ms": payload.frame_ms,
+        "dpr": payload.dpr,
+        "response_ms": payload.response_ms,
+        "shown_at": shown_at,
+        "answered_at": answered_at,
+        "window_w": payload.window_w,
+        "window_h": payload.window_h,
+        "focus_lost": payload.focus_lost,
+        "user_agent": (user_agent or "")[:MAX_USER_AGENT] or None,
+    }
 
 
 def _parse(stamp: str) -> datetime:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 from typing import Any
 
@@ -25,21 +23,12 @@ def _server_config(test_config: dict[str, Any] | ServerConfig | None) -> ServerC
     return ServerConfig.from_mapping(test_config)
 
 
-def _optional_module(name: str):
-    # Admin and security live in modules owned by another engineer; they are wired in as soon as
-    # they exist so that the core server works (and is tested) on its own.
-    if importlib.util.find_spec(name) is None:
-        return None
-    return importlib.import_module(name)
-
-
 def create_app(test_config: dict[str, Any] | ServerConfig | None = None) -> Flask:
     """Build the study app from `test_config` (dict or ServerConfig) or CRNKIT_STUDY_* variables."""
     config = _server_config(test_config)
     app = Flask(__name__)
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=config.max_body_bytes,
-        JSON_SORT_KEYS=False,
         TEMPLATES_AUTO_RELOAD=False,
     )
     if isinstance(test_config, dict):
@@ -50,15 +39,11 @@ def create_app(test_config: dict[str, Any] | ServerConfig | None = None) -> Flas
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
     register_error_handlers(app)
 
-    from study import api, images, pages
+    from study import admin, api, images, pages, security
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(images.bp)
-    admin = _optional_module("study.admin")
-    if admin is not None:
-        app.register_blueprint(admin.bp)
-    security = _optional_module("study.security")
-    if security is not None:
-        security.init_security(app)
+    app.register_blueprint(admin.bp)
+    security.init_security(app)
     return app

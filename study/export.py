@@ -11,6 +11,7 @@ import io
 import json
 import os
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,18 @@ ORDER BY p.created_at, p.public_id
 """
 
 
+def sqlalchemy_url(url: str) -> str:
+    """`postgresql://…` means psycopg 3 (the `postgres` extra) unless the URL names a driver."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
 def resolve_db_url(db: str) -> str:
     """A SQLAlchemy URL for `db`: a URL is kept, a path must name an existing SQLite file."""
     if "://" in db:
-        return db
+        return sqlalchemy_url(db)
     path = Path(db)
     if not path.is_file():
         raise UserError(f"--db {db}: no such database file (expected a SQLite file or a URL)")
@@ -246,3 +255,49 @@ def export_study(
         write_chunks_atomic(participants_out, iter_participants_csv(engine, chosen))
         summary["participants_csv"] = str(participants_out)
     return summary
+
+
+_STORED_SQL = """
+SELECT p.public_id, t.id, t.position, t.left_method, t.right_method, r.chosen_method
+FROM response r JOIN trial t ON t.id = r.trial_id JOIN participant p ON p.id = t.participant_id
+WHERE p.study_id = :study_id
+"""
+_DUPLICATES_SQL = """
+SELECT r.trial_id FROM response r JOIN trial t ON t.id = r.trial_id
+JOIN participant p ON p.id = t.participant_id WHERE p.study_id = :study_id
+GROUP BY r.trial_id HAVING COUNT(*) > 1
+"""
+
+
+def integrity_report(
+    engine: Engine, study_id: str, acked: list[tuple[str, int, str]]
+) -> dict[str, Any]:
+    """Compare acknowledged answers with the database: none lost, changed, duplicated or skipped."""
+    with engine.connect() as conn:
+        stored = conn.execute(text(_STORED_SQL), {"study_id": study_id}).all()
+        duplicates = len(conn.execute(text(_DUPLICATES_SQL), {"study_id": study_id}).all())
+    by_trial = {row[1]: row for row in stored}
+    missing = changed = 0
+    for pid, trial_id, choice in acked:
+        row = by_trial.get(trial_id)
+        if row is None or row[0] != pid:
+            missing += 1
+        elif row[5] != (row[3] if choice == "left" else row[4]):
+            changed += 1
+    positions: dict[str, list[int]] = defaultdict(list)
+    for row in stored:
+        positions[row[0]].append(row[2])
+    # Trials are served in order, so a participant's answers must cover positions 0..k-1.
+    skipped = sum(1 for pos in positions.values() if sorted(pos) != list(range(len(pos))))
+    acked_trials = {trial_id for _, trial_id, _ in acked}
+    return {
+        "stored": len(stored),
+        "acknowledged": len(acked),
+        "acknowledged_twice": len(acked) - len(acked_trials),
+        "stored_equals_acknowledged": len(stored) == len(acked_trials),
+        "missing": missing,
+        "changed": changed,
+        "duplicates": duplicates,
+        "participants_with_gaps": skipped,
+        "ok": missing == changed == duplicates == skipped == 0 and len(acked) == len(acked_trials),
+    }

@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 from flask import Blueprint, send_file
 
+from crn.errors import UserError
 from crn.imageset import ImageSet
 from study.httperrors import NotFoundError
 
@@ -35,14 +36,27 @@ class ImageIndex:
 
     @classmethod
     def build(cls, study_id: str, sets: Mapping[str, ImageSet], secret: bytes) -> ImageIndex:
-        """Index every image listed in the study's image sets."""
+        """Index every image listed in the study's image sets; files must lie inside their set."""
         paths: dict[str, Path] = {}
         keys: dict[tuple[str, str], str] = {}
+        outside: list[str] = []
         for name, imageset in sets.items():
+            root = imageset.root.resolve()
             for image_id in imageset.ids:
+                # A symlink may point anywhere; only files really inside the set folder are served.
+                path = imageset.path(image_id).resolve()
+                if not path.is_relative_to(root):
+                    outside.append(f"{name}/{image_id} ({path})")
+                    continue
                 key = image_key(secret, study_id, name, image_id)
-                paths[key] = imageset.path(image_id)
+                paths[key] = path
                 keys[(name, image_id)] = key
+        if outside:
+            raise UserError(
+                "image files outside their set folder (symlinks?) are not served: "
+                + ", ".join(outside[:5])
+                + (f" and {len(outside) - 5} more" if len(outside) > 5 else "")
+            )
         return cls(paths=MappingProxyType(paths), keys=MappingProxyType(keys))
 
     def url(self, set_name: str, image_id: str) -> str:

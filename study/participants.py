@@ -127,7 +127,8 @@ def enrol(
         sandbox = rt.spec.platform.mturk_sandbox if rt.spec.platform.kind == "mturk" else None
         entry = parse_entry(rt.spec.platform.kind, params, sandbox=sandbox)
     except UserError as err:
-        raise InvalidError(str(err)) from None
+        # The message may quote URL parameters: control characters must not split the line.
+        raise InvalidError(" ".join(str(err).split())[:300]) from None
     if entry.preview:
         return Enrolment(preview=True)
     worker_hash = None

@@ -29,7 +29,7 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
     """The request body as a JSON object, or BadRequestError naming what was wrong."""
     try:
         value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise BadRequestError("request body is not valid JSON (expected a JSON object)") from None
     if not isinstance(value, dict):
         raise BadRequestError(f"expected a JSON object, got {type(value).__name__}")
@@ -43,7 +43,7 @@ def _number(body: dict, key: str, low: float, high: float, *, low_open: bool, re
             raise InvalidError(f"'{key}' is required (a number)")
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidError(f"'{key}' must be a number, got {json.dumps(value)[:40]}")
+        raise InvalidError(f"'{key}' must be a number, got {_show(value)}")
     if value < low or (low_open and value == low) or value > high:
         bracket = "(" if low_open else "["
         raise InvalidError(f"'{key}' must be in {bracket}{low:g}, {high:g}], got {value:g}")
@@ -55,18 +55,21 @@ def _integer(body: dict, key: str, low: int, high: int) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidError(
-            f"'{key}' must be an integer in [{low}, {high}], got {json.dumps(value)[:40]}"
-        )
+        raise InvalidError(f"'{key}' must be an integer in [{low}, {high}], got {_show(value)}")
     return value
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    # JSON escapes control characters, so user-supplied text cannot break the one-line message.
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _check_keys(body: dict, allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(body) - set(allowed))
     if unknown:
-        raise InvalidError(
-            f"unexpected field(s) {', '.join(unknown)[:200]} (allowed: {', '.join(allowed)})"
-        )
+        shown = ", ".join(_show(key) for key in unknown[:5])
+        raise InvalidError(f"unexpected field(s) {shown} (allowed: {', '.join(allowed)})")
 
 
 @dataclass(frozen=True)
@@ -96,10 +99,10 @@ def parse_answer(body: dict[str, Any]) -> AnswerPayload:
     _check_keys(body, ANSWER_KEYS)
     choice = body.get("choice")
     if choice not in CHOICES:
-        raise InvalidError(f'\'choice\' must be "left" or "right", got {json.dumps(choice)[:40]}')
+        raise InvalidError(f'\'choice\' must be "left" or "right", got {_show(choice)}')
     focus = body.get("focus_lost", False)
     if focus not in (True, False, 0, 1) or isinstance(focus, float):
-        raise InvalidError(f"'focus_lost' must be true/false or 0/1, got {json.dumps(focus)[:40]}")
+        raise InvalidError(f"'focus_lost' must be true/false or 0/1, got {_show(focus)}")
     return AnswerPayload(
         choice=choice,
         response_ms=_number(body, "response_ms", 0, 3_600_000, low_open=True, required=True),
@@ -165,7 +168,7 @@ def parse_enrol(body: dict[str, Any]) -> EnrolPayload:
     for key, value in params.items():
         if not isinstance(value, str) or len(key) > 64 or len(value) > MAX_PARAM_CHARS:
             raise InvalidError(
-                f"'params.{key[:64]}' must be a string of at most {MAX_PARAM_CHARS} characters"
+                f"params[{_show(key)}] must be a string of at most {MAX_PARAM_CHARS} characters"
             )
     return EnrolPayload(
         params=dict(params),

@@ -52,10 +52,10 @@ def start_runtime(config: ServerConfig) -> StudyRuntime:
         init_db(engine)
         secret = read_or_create_key(config.key_file)
         upsert_study(engine, spec, sets)
+        images = ImageIndex.build(spec.id, sets.sets, secret)
     except BaseException:
         engine.dispose()
         raise
-    images = ImageIndex.build(spec.id, sets.sets, secret)
     return StudyRuntime(
         config=config, engine=engine, spec=spec, sets=sets, images=images, secret=secret
     )

@@ -73,6 +73,7 @@ class SimConfig:
     participants: int
     concurrency: int = 20
     think_ms: float = 0.0
+    ramp_s: float = 0.0
     seed: int = 0
     curves: Mapping[str, Curve] = field(default_factory=dict)
     default_curve: Curve = Curve()
@@ -310,9 +311,10 @@ async def run_participant(session: Session, person: Person, oracle: Oracle | Non
     """Enrol and answer until done; True if the participant finished."""
     config, result = session.config, session.result
     think = config.think_ms / 1000.0
-    if think:
-        # Paced participants arrive spread over one interval, not all in the same instant.
-        await asyncio.sleep(person.rng.uniform(0.0, think))
+    arrival = config.ramp_s or think
+    if arrival:
+        # Participants arrive spread over the ramp (or one think interval), not all at once.
+        await asyncio.sleep(person.rng.uniform(0.0, arrival))
     params = platform_params(config.platform, person.rng)
     body = {"params": params, "window_w": person.window[0], "window_h": person.window[1]}
     response = await session.call("POST", "/api/enrol", "enrol", body)
@@ -346,14 +348,20 @@ async def run_participant(session: Session, person: Person, oracle: Oracle | Non
 
 
 async def simulate_async(
-    base_url: str, config: SimConfig, oracle: Oracle | None = None
+    base_url: str,
+    config: SimConfig,
+    oracle: Oracle | None = None,
+    result: SimResult | None = None,
 ) -> SimResult:
-    """Run `config.participants` simulated participants against the server at `base_url`."""
+    """Run `config.participants` simulated participants against the server at `base_url`.
+
+    Pass `result` to watch progress from another thread (e.g. to crash the server midway).
+    """
     import ssl
 
     from tqdm import tqdm
 
-    result = SimResult()
+    result = result if result is not None else SimResult()
     # One small connection pool per participant, as each browser has its own; one shared TLS
     # context, since building one per client is costly.
     client_options = {
@@ -385,54 +393,11 @@ async def simulate_async(
     return result
 
 
-def simulate(base_url: str, config: SimConfig, oracle: Oracle | None = None) -> SimResult:
+def simulate(
+    base_url: str,
+    config: SimConfig,
+    oracle: Oracle | None = None,
+    result: SimResult | None = None,
+) -> SimResult:
     """Synchronous wrapper of `simulate_async`."""
-    return asyncio.run(simulate_async(base_url, config, oracle))
-
-
-_STORED_SQL = """
-SELECT p.public_id, t.id, t.position, t.left_method, t.right_method, r.chosen_method
-FROM response r JOIN trial t ON t.id = r.trial_id JOIN participant p ON p.id = t.participant_id
-WHERE p.study_id = :study_id
-"""
-_DUPLICATES_SQL = """
-SELECT r.trial_id FROM response r JOIN trial t ON t.id = r.trial_id
-JOIN participant p ON p.id = t.participant_id WHERE p.study_id = :study_id
-GROUP BY r.trial_id HAVING COUNT(*) > 1
-"""
-
-
-def integrity_report(
-    engine: Any, study_id: str, acked: list[tuple[str, int, str]]
-) -> dict[str, Any]:
-    """Compare acknowledged answers with the database: none lost, changed, duplicated or skipped."""
-    from sqlalchemy import text
-
-    with engine.connect() as conn:
-        stored = conn.execute(text(_STORED_SQL), {"study_id": study_id}).all()
-        duplicates = len(conn.execute(text(_DUPLICATES_SQL), {"study_id": study_id}).all())
-    by_trial = {row[1]: row for row in stored}
-    missing = changed = 0
-    for pid, trial_id, choice in acked:
-        row = by_trial.get(trial_id)
-        if row is None or row[0] != pid:
-            missing += 1
-        elif row[5] != (row[3] if choice == "left" else row[4]):
-            changed += 1
-    positions: dict[str, list[int]] = defaultdict(list)
-    for row in stored:
-        positions[row[0]].append(row[2])
-    # Trials are served in order, so a participant's answers must cover positions 0..k-1.
-    skipped = sum(1 for pos in positions.values() if sorted(pos) != list(range(len(pos))))
-    acked_trials = {trial_id for _, trial_id, _ in acked}
-    return {
-        "stored": len(stored),
-        "acknowledged": len(acked),
-        "acknowledged_twice": len(acked) - len(acked_trials),
-        "stored_equals_acknowledged": len(stored) == len(acked_trials),
-        "missing": missing,
-        "changed": changed,
-        "duplicates": duplicates,
-        "participants_with_gaps": skipped,
-        "ok": missing == changed == duplicates == skipped == 0 and len(acked) == len(acked_trials),
-    }
+    return asyncio.run(simulate_async(base_url, config, oracle, result))

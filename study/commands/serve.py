@@ -85,8 +85,10 @@ def _check_args(ns: argparse.Namespace) -> None:
 def build_config(ns: argparse.Namespace, admin_token: str) -> Any:
     """The app's ServerConfig from the command line."""
     from study.config import ServerConfig
+    from study.export import sqlalchemy_url
 
     db = ns.db if ns.db is not None else str(Path(ns.spec).resolve().parent / "study.sqlite")
+    db = sqlalchemy_url(db)
     return ServerConfig.build(
         spec_path=Path(ns.spec).resolve(),
         database_url=db,
@@ -123,6 +125,9 @@ def gunicorn_settings(options: ServeOptions) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": "warning",
         "preload_app": False,
+        # gunicorn would honour X-Forwarded-Proto from localhost on its own; proxy headers are
+        # trusted only through the app's ProxyFix, and only with --trust-proxy.
+        "forwarded_allow_ips": "",
         "proc_name": "crnkit-study",
     }
 
@@ -166,15 +171,17 @@ def banner_text(
         f"  participants: {base}/",
         f"  admin:        {base}/admin/  (sign in with the token, or send "
         "'Authorization: Bearer <token>')",
-        f"  admin token:  {token}" + ("  (generated; pass --admin-token to keep one)" * generated),
+        f"  admin token:  {token}"
+        + ("  (generated; pass --admin-token to keep one)" if generated else ""),
     ]
     if public_url:
         from study.platforms import mturk_external_question_xml, prolific_url_template
 
+        page = f"{base}/"
         lines += [
-            f"  Prolific study URL: {prolific_url_template(public_url)}",
+            f"  Prolific study URL: {prolific_url_template(page)}",
             "  MTurk ExternalQuestion:",
-            mturk_external_question_xml(public_url),
+            mturk_external_question_xml(page).rstrip("\n"),
         ]
     return "\n".join(lines)
 

@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--think-ms", type=float, default=0.0, help="time between one participant's answers"
     )
+    parser.add_argument(
+        "--ramp-s", type=float, default=0.0, help="participants arrive spread over this many s"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated behaviour")
     parser.add_argument(
         "--curve",
@@ -64,8 +67,8 @@ def build_config(ns: argparse.Namespace):
         raise UserError("--participants and --concurrency must be at least 1")
     if not (0.0 <= ns.catch_accuracy <= 1.0 and 0.0 <= ns.drop_rate <= 1.0):
         raise UserError("--catch-accuracy and --drop-rate must lie in [0, 1]")
-    if ns.think_ms < 0 or ns.participant_sd < 0:
-        raise UserError("--think-ms and --participant-sd must not be negative")
+    if min(ns.think_ms, ns.participant_sd, ns.ramp_s) < 0:
+        raise UserError("--think-ms, --ramp-s and --participant-sd must not be negative")
     default, curves = Curve(), {}
     for text in ns.curve:
         target, curve = parse_curve(text)
@@ -77,6 +80,7 @@ def build_config(ns: argparse.Namespace):
         participants=ns.participants,
         concurrency=ns.concurrency,
         think_ms=ns.think_ms,
+        ramp_s=ns.ramp_s,
         seed=ns.seed,
         curves=curves,
         default_curve=default,

@@ -89,3 +89,10 @@ def test_runs_list_shows_the_trained_runs(data, capsys):
         ["pix2pix", "pix2pix", "1", sha],
     ]
     assert out[-1] == "2 run(s)"
+
+
+def test_unusable_size_is_a_one_line_error_before_training(data, capsys):
+    assert train(data, "pix2pix", "bad-size", 1, "--size", "16x64") == 2
+    err = capsys.readouterr().err
+    assert "image size 16x64: both sides must be at least 32" in err
+    assert not (data["root"] / "bad-size" / "last.pt").exists()

@@ -135,8 +135,10 @@ def test_generate_gives_one_image_in_unit_range_independent_of_the_batch(batch):
 def test_bad_args_are_rejected_with_clear_messages():
     with pytest.raises(ValueError, match="GAN loss 'hinge'"):
         Pix2PixArgs(5, (32, 64), PALETTE, gan_mode="hinge")
+    with pytest.raises(ValueError, match="at least 32"):
+        Pix2PixArgs(5, (16, 64), PALETTE)
     with pytest.raises(ValueError, match="halvings"):
-        Pix2PixArgs(5, (3, 5), PALETTE)
+        Pix2PixArgs(5, (33, 65), PALETTE)
 
 
 class FakeClass:

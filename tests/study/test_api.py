@@ -232,6 +232,7 @@ def test_last_answer_replay_keeps_completion(client):
         (b"{not json", 400, "not valid JSON"),
         (b"[1, 2]", 400, "JSON object"),
         (b"\xff\xfe", 400, "not valid JSON"),
+        (b"[" * 30_000 + b"]" * 30_000, 400, "not valid JSON"),
         (json.dumps({"choice": "up", "response_ms": 5}).encode(), 422, "choice"),
         (json.dumps({"choice": "left"}).encode(), 422, "response_ms"),
         (json.dumps({"choice": "left", "response_ms": -3}).encode(), 422, "response_ms"),

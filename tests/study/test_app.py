@@ -169,11 +169,22 @@ def test_page_has_no_inline_script_or_handlers(client):
 
 
 def test_page_static_files_are_served(client):
-    """The script and stylesheet the page references exist."""
+    """The page's stylesheet, its module script and every module that imports are served."""
     html = client.get("/").get_data(as_text=True)
-    for url in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+    urls = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert len(urls) == 2
+    seen = set()
+    while urls:
+        url = urls.pop()
+        seen.add(url)
         with client.get(url) as reply:
-            assert reply.status_code == 200
+            assert reply.status_code == 200, url
+            body = reply.get_data(as_text=True)
+        if url.endswith(".js"):
+            assert reply.mimetype == "text/javascript"
+            imports = re.findall(r'from "\./([\w.-]+\.js)"', body)
+            urls += [f"/static/{name}" for name in imports if f"/static/{name}" not in seen]
+    assert len(seen) == 5
 
 
 def test_bad_platform_parameters_render_an_error_page(app_factory):

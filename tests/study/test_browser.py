@@ -174,9 +174,13 @@ def next_step(page, last_index: str) -> str:
     return handle.json_value()
 
 
-def take_study(page, answer, on_response=None) -> dict[int, str]:
-    """Answer every trial with answer(index) -> (side, 'key'|'click'); returns index -> side."""
+def take_study(page, answer, on_response=None, seen=None) -> dict[int, str]:
+    """Answer every trial with answer(index) -> (side, 'key'|'click'); returns index -> side.
+
+    Feedback texts and message titles met on the way are appended to `seen`.
+    """
     pressed: dict[int, str] = {}
+    seen = [] if seen is None else seen
     last = ""
     while True:
         step = next_step(page, last)
@@ -185,9 +189,10 @@ def take_study(page, answer, on_response=None) -> dict[int, str]:
         if step == "done":
             return pressed
         if step == "feedback":
-            assert page.is_visible("#feedback-text")
+            seen.append(page.inner_text("#feedback-text"))
             page.click("#feedback-continue")
         elif step == "message":
+            seen.append(page.inner_text("#message-title"))
             page.click("#message-continue")
         else:
             last = page.get_attribute("#stage", "data-index")
@@ -218,6 +223,7 @@ def test_full_study_timing_and_rows(tmp_path, page):
         practice={"trials": 2, "a": "real", "b": "blurred", "exposure": 250},
         catch={"trials": 4, "real": "real", "bad": "blurred", "exposure": 125},
     )
+    doc["display"]["break_every"] = 8
     shots: list[Path] = []
 
     def screenshot(index: int) -> None:
@@ -229,16 +235,22 @@ def test_full_study_timing_and_rows(tmp_path, page):
     with serve(tmp_path, doc) as (url, app):
         page.goto(url)
         page.click("#start")
+        seen: list[str] = []
         pressed = take_study(
             page,
             lambda i: ("left" if i % 3 else "right", "click" if i % 4 == 1 else "key"),
             on_response=screenshot,
+            seen=seen,
         )
         assert page.is_visible("#completion-code")
         assert page.inner_text("#completion-code") == "BROWSER1"
         rows = export_rows(app)
     assert len(rows) == 21 == len(pressed)
     assert [r["trial_index"] for r in rows] == list(range(21))
+    for row, feedback in zip(rows[:2], seen[:2], strict=True):
+        correct = row["chosen_method"] == row["method_a"]
+        assert feedback == "Correct!" if correct else feedback.startswith("Incorrect")
+    assert seen[2:] == ["Practice over", "Short break", "Short break"]
     assert [r["kind"] for r in rows[:2]] == ["practice", "practice"]
     assert sorted(r["kind"] for r in rows[2:]) == ["catch"] * 4 + ["test"] * 15
     tests = [r for r in rows if r["kind"] == "test"]
@@ -301,12 +313,19 @@ def test_reload_resumes_at_first_unanswered_trial(tmp_path, page):
 
 
 def test_answers_before_the_mask_are_ignored(tmp_path, page):
-    """Keys pressed in fixation and exposure do nothing; the first answer after the mask counts."""
+    """Keys in fixation and exposure do nothing; the first answer after the mask counts.
+
+    The window starts below the study's minimum size: the page waits until it is enlarged.
+    """
     sets = make_scene_sets(tmp_path / "sets")
     comparisons = [{"a": "crn", "b": "pix2pix", "exposures": [1000]}]
     with serve(tmp_path, study_doc(sets, tmp_path, comparisons, trials=1)) as (url, app):
+        page.set_viewport_size({"width": 390, "height": 300})
         page.goto(url)
         page.click("#start")
+        page.wait_for_function("() => document.body.dataset.phase === 'size'")
+        assert "390 × 300" in page.inner_text("#screen-size")
+        page.set_viewport_size({"width": 1000, "height": 560})
         page.wait_for_function("() => document.body.dataset.phase === 'fixation'", polling=5)
         page.keyboard.press("f")
         page.wait_for_function("() => document.body.dataset.phase === 'stimulus'", polling=5)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
+
+from crn.errors import UserError
 from study.app import create_app, runtime
 from study.images import ImageIndex, image_key
 
@@ -68,3 +73,13 @@ def test_index_url():
     """ImageIndex.url is relative to the app root."""
     index = ImageIndex(paths={}, keys={("crn", "x"): "ab" * 16})
     assert index.url("crn", "x") == "img/" + "ab" * 16
+
+
+def test_symlinked_image_outside_its_set_is_refused_at_start(tmp_path, study_toml, image_sets):
+    """A listed file that is a symlink leading out of the set folder stops the server at start."""
+    images = image_sets["pix2pix"] / "images"
+    shutil.move(images / "img03.png", tmp_path / "outside.png")
+    (images / "img03.png").symlink_to(tmp_path / "outside.png")
+    config = {"spec_path": study_toml, "database_url": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    with pytest.raises(UserError, match=r"outside their set folder.*pix2pix/img03"):
+        create_app(config)

@@ -159,3 +159,24 @@ def test_refused_participant_has_no_trials_and_no_access(app_factory):
             )
         ).all()
     assert rows == [("refused", 0)]
+
+
+def test_coverage_counters_match_trials_and_backfill(app):
+    """The coverage table equals the trial table's counts, and init_db rebuilds it if missing."""
+    from study.db import init_db
+
+    rt = runtime(app)
+    for _ in range(3):
+        participants.enrol(rt, {}, None)
+    grouped = (
+        "SELECT comparison, exposure, image_id, count(*) FROM trial WHERE kind = 'test' "
+        "GROUP BY comparison, exposure, image_id"
+    )
+    with rt.engine.connect() as conn:
+        expected = {tuple(r[:3]): r[3] for r in conn.execute(text(grouped))}
+    with rt.engine.begin() as conn:
+        assert participants.read_coverage(conn, rt.study_id) == expected
+        conn.execute(text("DROP TABLE coverage"))
+    init_db(rt.engine)
+    with rt.engine.connect() as conn:
+        assert participants.read_coverage(conn, rt.study_id) == expected

@@ -1,0 +1,71 @@
+"""Fixtures of the study-ops tests: apps with an admin token, live gunicorn servers."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from ops_helpers import ADMIN_TOKEN, start_server
+from study_helpers import study_document, write_study_toml
+
+
+@pytest.fixture
+def ops_factory(tmp_path: Path, image_sets: dict):
+    """Build apps (admin token set) over variants of the fixture spec, each with its own DB."""
+    from study.app import create_app, runtime
+
+    apps = []
+
+    def build(name: str = "study", admin_token: str | None = ADMIN_TOKEN, **sections):
+        doc = study_document(image_sets, tmp_path)
+        for key, value in sections.items():
+            doc[key] = {**doc.get(key, {}), **value} if isinstance(value, dict) else value
+        toml = write_study_toml(tmp_path / f"{name}.toml", doc)
+        application = create_app(
+            {
+                "TESTING": True,
+                "spec_path": toml,
+                "database_url": f"sqlite:///{tmp_path / f'{name}.sqlite'}",
+                "admin_token": admin_token,
+            }
+        )
+        apps.append(application)
+        return application
+
+    yield build
+    for application in apps:
+        runtime(application).engine.dispose()
+
+
+@pytest.fixture
+def ops_app(ops_factory):
+    """The fixture study with admin token ADMIN_TOKEN over a fresh SQLite file."""
+    return ops_factory()
+
+
+@pytest.fixture
+def ops_client(ops_app):
+    """A test client of `ops_app`."""
+    return ops_app.test_client()
+
+
+@pytest.fixture
+def admin_headers() -> dict:
+    """The bearer header of the admin token."""
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def live_server(tmp_path: Path):
+    """Start `crnkit study serve`: live_server(toml, db, extra=(...)); killed afterwards."""
+    servers = []
+
+    def start(toml: Path, db: Path | str | None = None, **kwargs):
+        server = start_server(toml, db or tmp_path / "live.sqlite", **kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.kill(signal.SIGTERM)
