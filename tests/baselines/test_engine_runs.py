@@ -74,6 +74,10 @@ def test_pix2pix_resume_is_exact_for_both_networks_and_optimisers(data):
             for name, tensor in slots.items():
                 assert torch.equal(tensor, other[index][name]), (phase, index, name)
     assert straight.last_losses == resumed.last_losses
+    # The engine ran both phases every step: D (halved real/fake BCE), then G (GAN + λ·L1).
+    assert {"discriminator.d_real", "discriminator.d_fake", "generator.g_l1"} <= set(
+        straight.last_losses
+    )
 
 
 def test_runs_list_shows_the_trained_runs(data, capsys):

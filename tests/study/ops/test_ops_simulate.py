@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +97,30 @@ def test_load_benchmark_runs_small_and_keeps_every_answer():
         assert figures["integrity"]["stored_equals_acknowledged"]
         assert set(figures["latency"]) >= {"enrol", "answer"}
         assert figures["client_cpu_s"] > 0 and figures["server_cpu_s"] > 0
+
+
+@pytest.mark.skipif(
+    not os.environ.get("CRNKIT_TEST_POSTGRES_URL"),
+    reason="set CRNKIT_TEST_POSTGRES_URL=postgresql://… to run against PostgreSQL",
+)
+def test_small_load_and_export_on_postgresql(image_sets, tmp_path, live_server):
+    from study_helpers import study_document, write_study_toml
+
+    from study.db import make_engine
+    from study.export import integrity_report, sqlalchemy_url
+    from study.simulate import SimConfig, simulate
+
+    url = os.environ["CRNKIT_TEST_POSTGRES_URL"]
+    study_id = f"pg-{secrets.token_hex(4)}"
+    toml = write_study_toml(tmp_path / "pg.toml", study_document(image_sets, tmp_path, id=study_id))
+    server = live_server(toml, url, extra=("--key-file", str(tmp_path / "pg.key")))
+    result = simulate(server.url, SimConfig(participants=5, concurrency=5, progress=False))
+    engine = make_engine(sqlalchemy_url(url))
+    try:
+        report = integrity_report(engine, study_id, result.acked)
+    finally:
+        engine.dispose()
+    assert result.finished == 5 and report["ok"] and report["stored_equals_acknowledged"]
+    out = tmp_path / "responses.csv"
+    assert crnkit(["study", "export", "--db", url, "--out", str(out), "--study-id", study_id]) == 0
+    assert len(_rows(out)) == 5 * 16
