@@ -19,6 +19,7 @@ from typing import Any
 from crn.errors import UserError
 
 ADMIN_TOKEN_ENV = "CRNKIT_STUDY_ADMIN_TOKEN"
+MIN_TOKEN_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,11 @@ def run(ns: argparse.Namespace) -> int:
     """Check everything, prepare the database, then serve until interrupted."""
     _check_args(ns)
     token = ns.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise UserError(
+            f"the admin token is {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
+            "(or leave it out to get a random one)"
+        )
     generated = token is None
     if generated:
         token = secrets.token_urlsafe(24)

@@ -58,6 +58,7 @@ def test_serve_with_public_url_prints_platform_snippets_and_trusts_the_proxy(
         (["--public-url", "http://plain.example.org"], "--public-url"),
         (["--port", "0"], "--port"),
         (["--workers", "0"], "--workers"),
+        (["--admin-token", "short"], "at least 16"),
     ],
 )
 def test_bad_serve_options_are_one_clear_line(study_toml, tmp_path, capsys, extra, needle):
