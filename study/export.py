@@ -34,6 +34,7 @@ PARTICIPANT_COLUMNS = (
     "completion_code",
     "started_at",
     "finished_at",
+    "worker_hash",
 )
 
 _CHUNK_ROWS = 2000
@@ -45,12 +46,13 @@ SELECT p.public_id AS participant_id, p.platform AS platform, p.status AS status
            AS catch_correct,
        SUM(CASE WHEN t.kind = 'catch' THEN 1 ELSE 0 END) AS catch_total,
        p.completion_code AS completion_code, p.created_at AS started_at,
-       p.finished_at AS finished_at
+       p.finished_at AS finished_at, p.worker_hash AS worker_hash
 FROM participant p
 LEFT JOIN trial t ON t.participant_id = p.id
 LEFT JOIN response r ON r.trial_id = t.id
 {where}
-GROUP BY p.id, p.public_id, p.platform, p.status, p.completion_code, p.created_at, p.finished_at
+GROUP BY p.id, p.public_id, p.platform, p.status, p.completion_code, p.created_at, p.finished_at,
+         p.worker_hash
 ORDER BY p.created_at, p.public_id
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,15 @@ def register_error_handlers(app: Flask) -> None:
         response = error_response(status, message)
         if status == 405 and err.get_response().headers.get("Allow"):
             response.headers["Allow"] = err.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(OperationalError)
+    def _storage_unavailable(err: OperationalError):
+        # A locked or full database: the write transaction was rolled back, so nothing was
+        # stored and the client may send the same request again.
+        log.warning("storage unavailable: %s", err.orig)
+        response = error_response(503, "the study could not save right now; please retry")
+        response.headers["Retry-After"] = "2"
         return response
 
     @app.errorhandler(Exception)
