@@ -132,6 +132,7 @@ def child(name: str, steps: int, channels_last: bool) -> dict:
 
 
 def main() -> None:
+    """Time the conv reference, then each configuration in its own process."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=sorted(CONFIGS), default=list(DEFAULT))
     parser.add_argument("--steps", type=int, default=2, help="timed steps after the warm-up")

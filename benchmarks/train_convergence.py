@@ -45,57 +45,16 @@ def _run(argv: list[object]) -> None:
 def _train(ns: argparse.Namespace, work: Path) -> tuple[Path, float]:
     """Render data, split it, train; return the run folder and the training seconds."""
     data, splits, run = work / "synth", work / "splits.json", work / "run"
+    # fmt: off
     _run(["data", "synth", "--out", data, "--n", ns.images, "--size", ns.size, "--seed", 0])
-    _run(
-        [
-            "data",
-            "split",
-            "--source",
-            "synthetic",
-            "--root",
-            data,
-            "--out",
-            splits,
-            "--size",
-            ns.size,
-            "--val",
-            ns.val,
-            "--test",
-            8,
-        ]
-    )
+    _run(["data", "split", "--source", "synthetic", "--root", data, "--out", splits,
+          "--size", ns.size, "--val", ns.val, "--test", 8])
     start = time.perf_counter()
-    _run(
-        [
-            "train",
-            "crn",
-            "--splits",
-            splits,
-            "--out",
-            run,
-            "--width",
-            ns.width,
-            "--k",
-            ns.k,
-            "--lr",
-            ns.lr,
-            "--steps",
-            ns.steps,
-            "--vgg-weights",
-            ns.vgg_weights,
-            "--val-every",
-            max(ns.steps // 12, 1),
-            "--val-images",
-            ns.val,
-            "--log-every",
-            10,
-            "--sample-every",
-            ns.steps,
-            "--sample-images",
-            4,
-            "--no-progress",
-        ]
-    )
+    _run(["train", "crn", "--splits", splits, "--out", run, "--width", ns.width, "--k", ns.k,
+          "--lr", ns.lr, "--steps", ns.steps, "--vgg-weights", ns.vgg_weights,
+          "--val-every", max(ns.steps // 12, 1), "--val-images", ns.val, "--log-every", 10,
+          "--sample-every", ns.steps, "--sample-images", 4, "--no-progress"])
+    # fmt: on
     return run, time.perf_counter() - start
 
 
@@ -144,6 +103,7 @@ def _plot(records: list[dict], path: Path) -> None:
 
 
 def main() -> None:
+    """Train, save the figures, print the JSON result."""
     ns = _parse()
     work = Path(ns.work) if ns.work else Path(tempfile.mkdtemp(prefix="crn-convergence-"))
     try:

@@ -97,6 +97,7 @@ def _writer(folder: Path, index: int, ckpt: Any, splits: Any, split: str, model:
     }
 
     def write(images: Iterable[tuple[str, np.ndarray]]) -> ImageSet:
+        """Write the set from (id, image) pairs; the manifest comes last."""
         return write_imageset(
             folder,
             name=folder.name,
@@ -121,47 +122,55 @@ def fan_out(items: Iterable[tuple[str, np.ndarray]], writers: list[Callable]) ->
     """
     if len(writers) == 1:
         return [writers[0]((image_id, images[0]) for image_id, images in items)]
-    queues = [queue.Queue(maxsize=4) for _ in writers]
-    results: list[Any] = [None] * len(writers)
-    errors: list[BaseException] = []
-    failed = threading.Event()
-
-    def consume(j: int) -> None:
-        marker_seen = threading.Event()
-        try:
-            results[j] = writers[j](_drain(queues[j], marker_seen))
-        except BaseException as err:
-            errors.append(err)
-            failed.set()
-        finally:
-            # Keep taking items so the producer never blocks on this queue.
-            while not marker_seen.is_set():
-                if queues[j].get() in (_END, _ABORT):
-                    marker_seen.set()
-
-    threads = [
-        threading.Thread(target=consume, args=(j,), daemon=True) for j in range(len(writers))
-    ]
-    for thread in threads:
-        thread.start()
+    lanes = [_Lane(writer) for writer in writers]
     end = _ABORT
     try:
         for image_id, images in items:
-            if failed.is_set():
+            if any(lane.failed for lane in lanes):
                 break
-            for j, q in enumerate(queues):
-                q.put((image_id, images[j]))
+            for j, lane in enumerate(lanes):
+                lane.queue.put((image_id, images[j]))
         else:
             end = _END
     finally:
-        for q in queues:
-            q.put(end)
-        for thread in threads:
-            thread.join()
+        for lane in lanes:
+            lane.queue.put(end)
+        for lane in lanes:
+            lane.thread.join()
+    errors = [lane.error for lane in lanes if lane.error is not None]
     real = [err for err in errors if not isinstance(err, GenerationAbortedError)]
     if real:
         raise real[0]
-    return results
+    return [lane.result for lane in lanes]
+
+
+class _Lane:
+    """One writer thread fed by a bounded queue."""
+
+    def __init__(self, writer: Callable) -> None:
+        self.writer = writer
+        self.queue: queue.Queue = queue.Queue(maxsize=4)
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.marker_seen = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def failed(self) -> bool:
+        """True once the writer raised."""
+        return self.error is not None
+
+    def _run(self) -> None:
+        try:
+            self.result = self.writer(_drain(self.queue, self.marker_seen))
+        except BaseException as err:
+            self.error = err
+        finally:
+            # Keep taking items so the producer never blocks on this queue.
+            while not self.marker_seen.is_set():
+                if self.queue.get() in (_END, _ABORT):
+                    self.marker_seen.set()
 
 
 def _drain(q: queue.Queue, marker_seen: threading.Event) -> Iterator[Any]:

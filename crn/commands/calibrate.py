@@ -71,7 +71,7 @@ def calibrate_checkpoint(
     vgg_weights: str | None,
 ) -> dict:
     """Inverse term means of a trained model's perceptual loss over `batches` batches."""
-    import dataclasses
+    import itertools
 
     import torch
 
@@ -79,41 +79,45 @@ def calibrate_checkpoint(
     from crn.engine.checkpoint import build_model_from_checkpoint
     from crn.engine.distributed import pick_device
     from crn.errors import UserError
-    from crn.losses import PerceptualLoss
-    from crn.vgg import resolve_weights
 
     model, ckpt = build_model_from_checkpoint(checkpoint, pick_device(device))
     if ckpt.split_sha256 != splits.sha256:
         raise UserError(f"{checkpoint} was trained on other splits ({ckpt.split_sha256[:12]}…)")
+    loss = _fresh_loss(model, ckpt.model, vgg_weights)
+    dataset = PairedDataset(splits, split, size=model.image_size)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    on = loss.layer_weights.device
+    chosen = list(itertools.islice(loader, batches))
+    with torch.no_grad():
+        triples = (
+            (model.generate(b["label"].to(on)), b["photo"].to(on), b["label"].to(on))
+            for b in chosen
+        )
+        weights = loss.calibrate(triples)
+    return {
+        "checkpoint": str(checkpoint),
+        "step": ckpt.step,
+        "split": split,
+        "batches": len(chosen),
+        "layer_weights": weights,
+        "term_means": {name: 1.0 / w for name, w in weights.items()},
+    }
+
+
+def _fresh_loss(model: Any, name: str, vgg_weights: str | None) -> Any:
+    """A copy of the model's perceptual loss with "auto" weights and its VGG loaded."""
+    import dataclasses
+
+    from crn.errors import UserError
+    from crn.losses import PerceptualLoss
+    from crn.vgg import resolve_weights
+
     perceptual = getattr(model, "perceptual", None)
     if not isinstance(perceptual, PerceptualLoss):
-        raise UserError(f"model '{ckpt.model}' has no VGG perceptual loss to calibrate")
+        raise UserError(f"model '{name}' has no VGG perceptual loss to calibrate")
     args = dataclasses.replace(perceptual.args, layer_weights="auto")
     if vgg_weights:
         args = dataclasses.replace(args, vgg_weights=resolve_weights(vgg_weights))
     loss = PerceptualLoss(args).to(next(model.parameters()).device)
     loss.load_vgg()
-    dataset = PairedDataset(splits, split, size=model.image_size)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    device_of = loss.layer_weights.device
-    used = 0
-
-    def triples():
-        nonlocal used
-        for batch in loader:
-            if used == batches:
-                return
-            used += 1
-            label, photo = batch["label"].to(device_of), batch["photo"].to(device_of)
-            yield model.generate(label), photo, label
-
-    with torch.no_grad():
-        weights = loss.calibrate(triples())
-    return {
-        "checkpoint": str(checkpoint),
-        "step": ckpt.step,
-        "split": split,
-        "batches": used,
-        "layer_weights": weights,
-        "term_means": {name: 1.0 / w for name, w in weights.items()},
-    }
+    return loss

@@ -127,6 +127,11 @@ class Trainer:
         self.total = cfg.total_steps(self.batches.steps_per_epoch)
         if self.resume_from is None:
             return 0
+        if self.resume_from.step >= self.total:
+            raise UserError(
+                f"{self.resume_from.path} is already at step {self.resume_from.step}; "
+                f"pass --steps (or --epochs) beyond it to train further"
+            )
         for phase, optimizer in zip(self.phases, self.optimizers, strict=True):
             optimizer.load_state_dict(self.resume_from.optimizers[phase.name])
         restore_rng(self.resume_from.rng)
@@ -336,6 +341,7 @@ class Trainer:
             return
 
         def handler(signum: int, frame: Any) -> None:
+            """Ask for a stop; abort if already asked."""
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
