@@ -18,7 +18,7 @@ Generated from the parsers by `python -m crn.clidoc > docs/cli.md`; a test keeps
 """
 
 
-class _Captured(Exception):
+class _CapturedParserError(Exception):
     def __init__(self, parser: argparse.ArgumentParser) -> None:
         self.parser = parser
 
@@ -34,13 +34,13 @@ def _parser_of(main, argv: list[str], prog: str) -> argparse.ArgumentParser | No
     """The parser `main` builds for `argv`, captured at its parse_args call."""
 
     def capture(self, *args, **kwargs):
-        raise _Captured(self)
+        raise _CapturedParserError(self)
 
     quiet = contextlib.redirect_stdout(io.StringIO())
     with mock.patch.object(argparse.ArgumentParser, "parse_args", capture), quiet:
         try:
             main([*argv, "--help"], prog=prog)
-        except _Captured as cap:
+        except _CapturedParserError as cap:
             return cap.parser
         except SystemExit:
             return None

@@ -26,7 +26,7 @@ def test_export_then_payments_matches_the_enrolled_worker(app_factory, tmp_path)
                 "--participants",
                 str(out / "participants.csv"),
             ]
-        )  # fmt: skip
+        )
         == 0
     )
     rows = list(csv.DictReader((out / "participants.csv").read_text().splitlines()))
@@ -34,9 +34,20 @@ def test_export_then_payments_matches_the_enrolled_worker(app_factory, tmp_path)
     submissions = tmp_path / "prolific.csv"
     submissions.write_text("Participant id,Status\nworker-7,AWAITING REVIEW\nstranger,APPROVED\n")
     decisions = tmp_path / "decisions.csv"
-    argv = ["study", "payments", "--participants", str(out / "participants.csv"),
-            "--submissions", str(submissions), "--key-file", str(tmp_path / "study-secret.key"),
-            "--platform", "prolific", "--out", str(decisions)]  # fmt: skip
+    argv = [
+        "study",
+        "payments",
+        "--participants",
+        str(out / "participants.csv"),
+        "--submissions",
+        str(submissions),
+        "--key-file",
+        str(tmp_path / "study-secret.key"),
+        "--platform",
+        "prolific",
+        "--out",
+        str(decisions),
+    ]
     assert cli.main(argv) == 0
     by_worker = {r["worker_id"]: r for r in csv.DictReader(decisions.read_text().splitlines())}
     assert by_worker["worker-7"]["participant_id"] == participant_id
