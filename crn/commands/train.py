@@ -74,6 +74,7 @@ def main(argv: list[str], prog: str) -> int:
         raise UserError(f"expected a model name first (one of: {', '.join(MODELS)})")
     model_cls = get_model_class(argv[0])
     ns = build_parser(model_cls, prog).parse_args(argv[1:])
+    from crn.engine.distributed import teardown
     from crn.engine.trainer import Trainer
 
     plan = prepare_run(model_cls, ns)
@@ -86,7 +87,10 @@ def main(argv: list[str], prog: str) -> int:
         resume_from=plan["resume_from"],
         progress=not ns.no_progress,
     )
-    result = trainer.run()
+    try:
+        result = trainer.run()
+    finally:
+        teardown(trainer.ctx)
     if not trainer.ctx.is_main:
         return 0
     if result.interrupted:
