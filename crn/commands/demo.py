@@ -24,6 +24,15 @@ Without VGG-19 weights on the machine the demo uses the explicit random-weights 
 (--vgg-weights random) and says so; pass --vgg-weights PATH to use real ones.
 """
 BASELINES = ("pix2pix", "encdec")
+# How often simulated people pick the comparison's first method, rising with exposure time
+# (p(t) = 0.5 + (p_max − 0.5) / (1 + exp(−(log t − log t50) / s))): the demo's people are
+# simulated, so these shapes are assumptions that exercise the analysis, not findings.
+SIMULATED_CURVES = (
+    "crn_vs_pix2pix:p_max=0.85,t50=300,s=0.8",
+    "crn_vs_encdec:p_max=0.8,t50=300,s=0.8",
+    "crn_vs_real:p_max=0.3,t50=600,s=0.8",
+    "pix2pix_vs_real:p_max=0.1,t50=300,s=0.8",
+)
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -105,57 +114,17 @@ def _data(cfg: DemoConfig, out: Path) -> Path:
 
 def _train(cfg: DemoConfig, out: Path, splits: Path, vgg: str) -> None:
     _say("2/7 training CRN, pix2pix and the encoder-decoder on that split")
-    common = (
-        "--splits",
-        splits,
-        "--batch-size",
-        cfg.batch_size,
-        "--seed",
-        cfg.seed,
-        "--sample-every",
-        max(cfg.crn_steps // 3, 1),
-        "--val-every",
-        0,
+    runs = (
+        ("crn", cfg.crn_steps, ("--width", cfg.crn_width, "--k", cfg.crn_k, "--vgg-weights", vgg)),
+        ("pix2pix", cfg.pix2pix_steps, ("--width", cfg.baseline_width)),
+        ("encdec", cfg.encdec_steps, ("--width", cfg.baseline_width, "--vgg-weights", vgg)),
     )
-    _crnkit(
-        "train",
-        "crn",
-        *common,
-        "--out",
-        out / "runs" / "crn",
-        "--steps",
-        cfg.crn_steps,
-        "--width",
-        cfg.crn_width,
-        "--k",
-        cfg.crn_k,
-        "--vgg-weights",
-        vgg,
-    )
-    _crnkit(
-        "train",
-        "pix2pix",
-        *common,
-        "--out",
-        out / "runs" / "pix2pix",
-        "--steps",
-        cfg.baseline_steps,
-        "--width",
-        cfg.baseline_width,
-    )
-    _crnkit(
-        "train",
-        "encdec",
-        *common,
-        "--out",
-        out / "runs" / "encdec",
-        "--steps",
-        cfg.baseline_steps,
-        "--width",
-        cfg.baseline_width,
-        "--vgg-weights",
-        vgg,
-    )
+    for model, steps, options in runs:
+        _crnkit(
+            "train", model, "--splits", splits, "--out", out / "runs" / model,
+            "--steps", steps, "--batch-size", cfg.batch_size, "--seed", cfg.seed,
+            "--sample-every", max(steps // 2, 1), "--val-every", 0, *options,
+        )  # fmt: skip
 
 
 def _image_sets(out: Path, splits: Path) -> None:
@@ -265,7 +234,11 @@ def _run_study(cfg: DemoConfig, study_dir: Path, port: int, token: str) -> None:
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url + "/", server)
-        _crnkit("study", "simulate", url, "--participants", cfg.participants, "--seed", cfg.seed)
+        curves = [arg for curve in SIMULATED_CURVES for arg in ("--curve", curve)]
+        _crnkit(
+            "study", "simulate", url, "--participants", cfg.participants, "--seed", cfg.seed,
+            "--spec", study_dir / "study.toml", *curves, "--no-progress",
+        )  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=30)
