@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from crn.errors import UserError
+from crn.fsutil import atomic_open
 from crn.imageset import MANIFEST, load_imageset
 from study.db import EXPORT_COLUMNS, EXPORT_VIEW, make_engine
 from study.imagesets import set_digest
@@ -170,21 +170,11 @@ def iter_participants_csv(engine: Engine, study_id: str | None = None) -> Iterat
 
 
 def write_chunks_atomic(path: str | os.PathLike[str], chunks: Iterable[str]) -> int:
-    """Stream text chunks to a temp file beside `path`, fsync and rename; return bytes written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Stream text chunks to a temp file beside `path`, fsync and rename; return chars written."""
     size = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            for chunk in chunks:
-                size += fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, text=True) as fh:
+        for chunk in chunks:
+            size += fh.write(chunk)
     return size
 
 
