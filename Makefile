@@ -34,7 +34,7 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -m "not browser"
 
 test-browser: $(STAMP) browser-deps
-	$(BIN)/pytest -m browser -p no:randomly
+	$(BIN)/pytest -m browser
 
 test: lint test-fast test-browser
 

@@ -33,11 +33,11 @@ def _help_text(main, argv: list[str], prog: str) -> str:
 def _parser_of(main, argv: list[str], prog: str) -> argparse.ArgumentParser | None:
     """The parser `main` builds for `argv`, captured at its parse_args call."""
 
-    def capture(self, *args, **kwargs):
+    def _capture(self, *args, **kwargs):
         raise _CapturedParserError(self)
 
     quiet = contextlib.redirect_stdout(io.StringIO())
-    with mock.patch.object(argparse.ArgumentParser, "parse_args", capture), quiet:
+    with mock.patch.object(argparse.ArgumentParser, "parse_args", _capture), quiet:
         try:
             main([*argv, "--help"], prog=prog)
         except _CapturedParserError as cap:
