@@ -20,6 +20,7 @@ from PIL import Image
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
+from crn.data.sources.synthetic import render_scene
 from crn.imageset import write_imageset
 from study.app import create_app, runtime
 
@@ -41,29 +42,10 @@ DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "trial.
 SIZE = (96, 192)
 
 
-def street_scene(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
-    """A crude street-like picture (sky, buildings, road, a car) for realistic screenshots."""
-    h, w = size
-    img = np.zeros((h, w, 3), dtype=np.float32)
-    sky = np.linspace(0.0, 1.0, h // 2)[:, None, None]
-    img[: h // 2] = (1 - sky) * [90, 140, 220] + sky * [190, 210, 235]
-    img[h // 2 :] = [70, 70, 75]
-    x = 0
-    while x < w:
-        bw, bh = int(rng.integers(w // 10, w // 4)), int(rng.integers(h // 5, h // 2))
-        img[h // 2 - bh : h // 2 + h // 10, x : x + bw] = rng.integers(80, 200, 3)
-        x += bw + int(rng.integers(0, w // 20))
-    img[h // 2 + h // 10 : h // 2 + h // 8] = [150, 150, 150]
-    cx = int(rng.integers(0, w - w // 5))
-    img[h * 3 // 4 : h * 7 // 8, cx : cx + w // 5] = rng.integers(0, 255, 3)
-    img += rng.normal(0, 6, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
 def make_scene_sets(root: Path, n_ids: int = 6) -> dict[str, Path]:
     """Sets real, crn (softened), pix2pix (blocky) and catch set blurred (flat), SIZE images."""
-    rng = np.random.default_rng(1)
-    real = {f"img{k:02d}": street_scene(rng, SIZE) for k in range(n_ids)}
+    # The toolkit's own procedural street scenes, so that the README screenshot looks real.
+    real = {f"img{k:02d}": render_scene(100 + k, SIZE)[1] for k in range(n_ids)}
 
     def soften(a: np.ndarray) -> np.ndarray:
         small = Image.fromarray(a).resize((SIZE[1] // 3, SIZE[0] // 3), Image.BILINEAR)
