@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 import pytest
@@ -323,3 +324,49 @@ def test_answers_before_the_mask_are_ignored(tmp_path, page):
     assert len(rows) == 1
     assert rows[0]["chosen_method"] == rows[0]["right_method"]
     assert rows[0]["response_ms"] >= 1000 - ONE_FRAME_MS
+
+
+MTURK_PARENT = "https://www.mturk.com/mturk/preview"
+SANDBOX = "https://workersandbox.mturk.com"
+STUDY_ORIGIN = "https://study.test"
+
+
+def test_mturk_hit_in_an_iframe_submits_to_external_submit(tmp_path, page):
+    """Inside MTurk's iframe (HTTPS origins routed to the local server) the HIT is taken and
+    the final form goes to turkSubmitTo's externalSubmit with the assignment id."""
+    sets = make_scene_sets(tmp_path / "sets")
+    comparisons = [{"a": "crn", "b": "real", "exposures": [250, "unlimited"]}]
+    doc = study_doc(sets, tmp_path, comparisons, trials=2)
+    doc["platform"] = {"kind": "mturk", "mturk_sandbox": True}
+    query = urlencode(
+        {"workerId": "W1", "assignmentId": "A1", "hitId": "H1", "turkSubmitTo": SANDBOX}
+    )
+    parent = f'<iframe id="hit" src="{STUDY_ORIGIN}/?{query}" width="980" height="540"></iframe>'
+    submitted: list[str] = []
+    with serve(tmp_path, doc) as (url, app):
+
+        def to_local_server(route):
+            local = route.request.url.replace(STUDY_ORIGIN + "/", url, 1)
+            route.fulfill(response=route.fetch(url=local))
+
+        def external_submit(route):
+            submitted.append(route.request.post_data or "")
+            route.fulfill(status=200, body="thanks", content_type="text/plain")
+
+        page.set_viewport_size({"width": 1000, "height": 600})
+        page.route(f"{STUDY_ORIGIN}/**", to_local_server)
+        page.route(f"{SANDBOX}/**", external_submit)
+        page.route(MTURK_PARENT, lambda r: r.fulfill(body=parent, content_type="text/html"))
+        page.goto(MTURK_PARENT)
+        frame = page.wait_for_selector("#hit").content_frame()
+        frame.click("#start")
+        pressed = take_study(frame, lambda i: ("left", "click"))
+        for _ in range(50):  # the page posts the form one second after the last answer
+            if submitted:
+                break
+            page.wait_for_timeout(100)
+        rows = export_rows(app)
+    assert len(rows) == len(pressed) == 2
+    assert {r["platform"] for r in rows} == {"mturk"}
+    assert all(r["chosen_method"] == r["left_method"] for r in rows)
+    assert submitted and "assignmentId=A1" in submitted[0]
