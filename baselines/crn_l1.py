@@ -45,11 +45,6 @@ class CRNL1Model(GeneratorModel):
         """One image per label map."""
         return 1
 
-    @property
-    def image_size(self) -> tuple[int, int]:
-        """(height, width) of the generated images."""
-        return self.args.size
-
     def generate(self, label: torch.Tensor) -> torch.Tensor:
         """Images [B,1,3,H,W] in [0,1]."""
         return self.generator(label).clamp(0.0, 1.0)

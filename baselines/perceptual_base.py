@@ -35,11 +35,6 @@ class PerceptualBaseline(GeneratorModel):
         """How many images per label map (k of the diversity loss)."""
         return self.args.k
 
-    @property
-    def image_size(self) -> tuple[int, int]:
-        """(height, width) of the generated images."""
-        return self.args.size
-
     def raw_images(self, label: torch.Tensor) -> torch.Tensor:
         """Unclipped images [B,k,3,H,W] for a one-hot label batch."""
         raise NotImplementedError

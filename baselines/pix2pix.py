@@ -67,11 +67,6 @@ class Pix2PixModel(GeneratorModel):
         """pix2pix gives one image per label map."""
         return 1
 
-    @property
-    def image_size(self) -> tuple[int, int]:
-        """(height, width) of the generated images."""
-        return self.args.size
-
     def generate(self, label: torch.Tensor) -> torch.Tensor:
         """Images [B,1,3,H,W] in [0,1]; each image on its own, as batch norm sees one image."""
         x = self.label_input(label)

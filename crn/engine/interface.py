@@ -56,8 +56,8 @@ class GeneratorModel(nn.Module):
 
     @property
     def image_size(self) -> tuple[int, int]:
-        """(height, width) of the images the model generates."""
-        raise NotImplementedError
+        """(height, width) of the images the model generates: its Args' `size`."""
+        return tuple(self.args.size)
 
     def generate(self, label: torch.Tensor) -> torch.Tensor:
         """Images for a one-hot label batch [B,C+1,H,W]: [B,k,3,H,W] in [0,1], clipped.

@@ -61,11 +61,6 @@ class CRNModel(GeneratorModel):
         """k, the number of diverse images per label map."""
         return self.args.num_outputs
 
-    @property
-    def image_size(self) -> tuple[int, int]:
-        """(height, width) of the output."""
-        return tuple(self.args.size)
-
     def generate(self, label: torch.Tensor) -> torch.Tensor:
         """k images per label map, clipped to [0,1]."""
         return self.generator(label).clamp(0.0, 1.0)
