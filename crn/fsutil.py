@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from crn.errors import UserError
 
 
 @contextlib.contextmanager
@@ -60,3 +63,14 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_json_file(path: str | os.PathLike[str], missing: str) -> Any:
+    """Parse a JSON file; a missing one is the UserError "<path>: <missing>", a bad one too."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: {missing}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not valid JSON ({err})") from None

@@ -17,7 +17,13 @@ import numpy as np
 from PIL import Image
 
 from crn.errors import UserError
-from crn.fsutil import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
+from crn.fsutil import (
+    atomic_write_bytes,
+    atomic_write_text,
+    read_json_file,
+    sha256_bytes,
+    sha256_file,
+)
 
 KINDS = ("generated", "real", "imported", "catch")
 MANIFEST = "imageset.json"
@@ -134,12 +140,7 @@ def load_imageset(path: str | Path) -> ImageSet:
     """Read and validate an image set from its folder (or its `imageset.json`)."""
     root = Path(path)
     manifest_path = root if root.name == MANIFEST else root / MANIFEST
-    if not manifest_path.is_file():
-        raise UserError(f"{manifest_path}: not found (an image set folder holds {MANIFEST})")
-    try:
-        meta = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{manifest_path}: not valid JSON ({err})") from None
+    meta = read_json_file(manifest_path, f"not found (an image set folder holds {MANIFEST})")
     missing = [key for key in _REQUIRED if key not in meta]
     if missing:
         raise UserError(f"{manifest_path}: missing key(s) {', '.join(missing)}")

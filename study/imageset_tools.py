@@ -7,7 +7,6 @@ sibling folder that replaces the destination only once complete.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from crn.errors import UserError
+from crn.fsutil import read_json_file
 from crn.imageset import (
     MANIFEST,
     ImageSet,
@@ -60,12 +60,7 @@ def _parse_size(value: Any) -> tuple[int, int] | None:
 def read_split(path: str | Path, split: str) -> SplitInfo:
     """Read the ids and size of one split from splits.json (plain JSON, contract 1)."""
     path = Path(path)
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: not found (expected a splits.json)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not valid JSON ({err})") from None
+    meta = read_json_file(path, "not found (expected a splits.json)")
     if not isinstance(meta, dict):
         raise UserError(f"{path}: expected a JSON object with {', '.join(SPLITS)} id lists")
     ids = meta.get(split)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from crn.errors import UserError
+from crn.fsutil import read_json_file
 
 # The one ignore/void value of label maps as loaded; every source maps its void to it.
 IGNORE_INDEX = 255
@@ -62,13 +62,7 @@ def classes_from_json(data: Any, where: str) -> tuple[ClassInfo, ...]:
 
 def read_classes_file(path: str | Path) -> tuple[ClassInfo, ...]:
     """Read a `classes.json` file (a list of {name, color})."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: class list not found (expected a JSON list of {{name, color}})")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not valid JSON ({err})") from None
+    data = read_json_file(path, "class list not found (expected a JSON list of {name, color})")
     return classes_from_json(data, str(path))
 
 

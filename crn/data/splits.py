@@ -17,7 +17,7 @@ from crn.data.classes import ClassInfo, classes_from_json, classes_to_json
 from crn.data.registry import SOURCES, open_source
 from crn.data.sources.base import Source
 from crn.errors import UserError
-from crn.fsutil import atomic_write_text, sha256_bytes
+from crn.fsutil import atomic_write_text, read_json_file, sha256_bytes
 from crn.imageset import check_image_id
 
 FORMAT = "crnkit-splits/1"
@@ -170,12 +170,7 @@ def save_splits(splits: Splits, path: str | Path) -> None:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise UserError(f"{path}: splits file not found (make one with `crnkit data split`)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not valid JSON ({err})") from None
+    data = read_json_file(path, "splits file not found (make one with `crnkit data split`)")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UserError(f'{path}: not a splits file (expected "format": "{FORMAT}")')
     keys = ("source", "root", "size", "classes", "options", "sha256", *SPLITS)
