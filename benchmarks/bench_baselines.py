@@ -21,6 +21,7 @@ import sys
 import time
 
 import torch
+from bench_common import CHANNELS, make_batch
 from torch import nn
 
 from baselines.crn_l1 import CRNL1Args, CRNL1Model
@@ -31,7 +32,6 @@ from baselines.pix2pix import Pix2PixArgs, Pix2PixModel
 from crn.engine.trainer import make_optimizer
 from crn.losses import PerceptualArgs
 
-CHANNELS = 20  # Cityscapes: 19 train classes + void
 VGG = PerceptualArgs("random", layer_weights="authors")
 QUICK = 0.25  # the --width of a minutes-long CPU run
 # name: (model, (H, W), label input, width multiplier, reference s/step from TARGETS.md)
@@ -50,17 +50,6 @@ WITH_REFERENCE = ("pix2pix-256x256-rgb", "pix2pix-256x512-onehot")
 def palette() -> tuple[tuple[int, int, int], ...]:
     """Distinct colours for the classes, void last (black)."""
     return (*((37 * i % 256, 91 * i % 256, 53 * i % 256) for i in range(CHANNELS - 1)), (0, 0, 0))
-
-
-def make_batch(size: tuple[int, int], seed: int = 0) -> dict:
-    """A one-image batch of blocky one-hot labels and a photo coloured by class."""
-    gen = torch.Generator().manual_seed(seed)
-    h, w = size
-    coarse = torch.randint(0, CHANNELS, (1, h // 16, w // 16), generator=gen)
-    index = coarse.repeat_interleave(16, 1).repeat_interleave(16, 2)
-    label = nn.functional.one_hot(index, CHANNELS).permute(0, 3, 1, 2).float().contiguous()
-    photo = torch.rand(CHANNELS, 3, generator=gen)[index].permute(0, 3, 1, 2).contiguous()
-    return {"id": ["bench"], "label": label, "label_index": index, "photo": photo}
 
 
 def build_model(model: str, size: tuple[int, int], label_input: str, width: float) -> nn.Module:

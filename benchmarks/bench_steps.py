@@ -20,9 +20,9 @@ import sys
 import time
 
 import torch
+from bench_common import CHANNELS, make_batch
 from torch import nn
 
-CHANNELS = 20  # Cityscapes: 19 train classes + void
 # name: ((H, W), width, k)
 CONFIGS = {
     "crn-128x256-w0.25": ((128, 256), 0.25, 9),
@@ -46,17 +46,6 @@ def conv_rate(reps: int = 5) -> float:
             conv(x)
             times.append(time.perf_counter() - start)
     return flops / statistics.median(times) / 1e9
-
-
-def make_batch(size: tuple[int, int], seed: int = 0) -> dict:
-    """A one-image batch of blocky one-hot labels and a photo coloured by class."""
-    gen = torch.Generator().manual_seed(seed)
-    h, w = size
-    coarse = torch.randint(0, CHANNELS, (1, h // 16, w // 16), generator=gen)
-    index = coarse.repeat_interleave(16, 1).repeat_interleave(16, 2)
-    label = nn.functional.one_hot(index, CHANNELS).permute(0, 3, 1, 2).float().contiguous()
-    photo = torch.rand(CHANNELS, 3, generator=gen)[index].permute(0, 3, 1, 2).contiguous()
-    return {"label": label, "photo": photo}
 
 
 def _build(name: str, channels_last: bool):
