@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import h5py
 import numpy as np
 import pytest
 from data_layouts import (
@@ -17,6 +18,7 @@ from data_layouts import (
 
 from crn.data.classes import IGNORE_INDEX
 from crn.data.dataset import PairedDataset
+from crn.data.idlists import read_id_lists
 from crn.data.registry import open_source
 from crn.data.resize import center_crop, resize_label, resize_photo
 from crn.data.sources.nyu_maps import NYU13_NAMES, NYU40_NAMES, nyu40_table
@@ -185,3 +187,30 @@ def test_small_label_sets_still_work_without_a_mapping(nyu_mat):
     path, _, _ = nyu_mat
     src = open_source("nyu", path)
     assert [c.name for c in src.classes] == NYU_NAMES
+
+
+def _v73(path, arrays: dict, strings: dict) -> None:
+    """A MATLAB -v7.3 file: a 512-byte text header, then HDF5 with arrays stored transposed."""
+    with h5py.File(path, "w", userblock_size=512) as f:
+        for key, value in arrays.items():
+            f.create_dataset(key, data=np.asarray(value).T)
+        refs = f.create_group("#refs#")
+        for key, texts in strings.items():
+            cell = f.create_dataset(key, (1, len(texts)), dtype=h5py.ref_dtype)
+            for i, text in enumerate(texts):
+                chars = np.array([[ord(c)] for c in text], np.uint16)
+                cell[0, i] = refs.create_dataset(f"{key}{i}", data=chars).ref
+    with open(path, "r+b") as f:
+        f.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(116))
+
+
+def test_v73_resaves_of_the_small_mat_files_are_read(nyu_full, tmp_path):
+    path, _, _ = nyu_full
+    ids = tmp_path / "splits73.mat"
+    _v73(ids, {"trainNdxs": np.array([[1], [2], [5]], float), "testNdxs": [[6]]}, {})
+    assert read_id_lists(ids, "nyu")["train"] == ["nyu_0000", "nyu_0001", "nyu_0004"]
+    mapping = tmp_path / "classMapping40_73.mat"
+    table = np.array([nyu40_table()], np.uint8)
+    _v73(mapping, {"mapClass": table}, {"className": list(NYU40_NAMES)})
+    a = make_splits("nyu", path, test=1, options={"mapping": str(mapping)})
+    assert a.sha256 == make_splits("nyu", path, test=1, options={"mapping": "nyu40"}).sha256
