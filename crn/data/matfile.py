@@ -42,10 +42,11 @@ def read_mat(path: str | Path, keys: tuple[str, ...]) -> dict[str, Any]:
 
 def _read_v5(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
     import scipy.io
+    from scipy.io.matlab import MatReadError
 
     try:
         data = scipy.io.loadmat(path, variable_names=list(keys))
-    except (OSError, ValueError, TypeError, NotImplementedError) as err:
+    except (OSError, ValueError, TypeError, NotImplementedError, MatReadError) as err:
         raise UserError(f"{path}: cannot read as a MATLAB .mat file ({err})") from None
     out: dict[str, Any] = {}
     for key in keys:

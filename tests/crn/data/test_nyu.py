@@ -157,6 +157,12 @@ def test_official_split_from_splits_mat(nyu_full, tmp_path):
         make_splits("nyu", path, options={"mapping": "nyu40"}, ids_from=too_far)
     with pytest.raises(UserError, match="--test does not apply with --ids-from"):
         make_splits("nyu", path, options={"mapping": "nyu40"}, ids_from=mat, test=1)
+    for junk in (b"", b"not a mat file", b"MATLAB 5.0 MAT-file" + b" " * 200):
+        (tmp_path / "junk.mat").write_bytes(junk)
+        with pytest.raises(UserError, match=r"junk\.mat: cannot read as a MATLAB \.mat file"):
+            read_id_lists(tmp_path / "junk.mat", "nyu")
+        with pytest.raises(UserError, match=r"junk\.mat: cannot read as a MATLAB \.mat file"):
+            open_source("nyu", path, mapping=str(tmp_path / "junk.mat"))
 
 
 def test_default_size_trains_and_keeps_the_aspect_by_cropping(nyu_full):
