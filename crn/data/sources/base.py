@@ -162,7 +162,8 @@ def read_label_image(
     expected = (
         "single-channel (L, P or I;16) or RGB" if allow_rgb else "single-channel (L, P or I;16)"
     )
-    hint = f"; a colour label? {coding.hint}" if coding is not None else ""
+    colour = coding is not None and mode in ("RGB", "RGBA")
+    hint = f"; a colour label? {coding.hint}" if colour else ""
     raise UserError(f"{path}: label image has mode {mode}, expected {expected} class indices{hint}")
 
 
