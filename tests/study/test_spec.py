@@ -174,7 +174,7 @@ EXPOSURE = 'expected a positive number of milliseconds or "unlimited"'
             "colour",
             "red",
             "colour: unknown key (expected one of: study, sets, comparisons, "
-            "practice, catch, exclusion, platform, display)",
+            "practice, catch, exclusion, platform, display, report)",
         ),
     ],
 )
