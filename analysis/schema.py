@@ -1,4 +1,4 @@
-"""The response export contract (DESIGN.md, contract 5): column names, kinds and cell keys."""
+"""The response export contract (docs/contracts.md, contract 5): columns, kinds, cell keys."""
 
 from __future__ import annotations
 
