@@ -20,22 +20,11 @@ import torch
 
 LAYER_NORM_EPS = 1e-12
 VGG_MEAN = (123.68, 116.779, 103.939)
-# (name, torchvision features index) of the convs up to conv5_2, in order; pools before 2_1…5_1
-VGG_CONVS = (
-    ("conv1_1", 0),
-    ("conv1_2", 2),
-    ("conv2_1", 5),
-    ("conv2_2", 7),
-    ("conv3_1", 10),
-    ("conv3_2", 12),
-    ("conv3_3", 14),
-    ("conv3_4", 16),
-    ("conv4_1", 19),
-    ("conv4_2", 21),
-    ("conv4_3", 23),
-    ("conv4_4", 25),
-    ("conv5_1", 28),
-    ("conv5_2", 30),
+# build_vgg19's convs up to conv5_2, in order; a 2×2 pool precedes conv2_1 … conv5_1.
+VGG_LAYERS = tuple(
+    f"conv{block}_{i}"
+    for block, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 2))
+    for i in range(1, n + 1)
 )
 WEIGHTS_256P = (1.0, 1 / 1.6, 1 / 2.3, 1 / 1.8, 1 / 2.8, 10 / 0.8)
 WEIGHTS_512P = (1.0, 1 / 2.6, 1 / 4.8, 1 / 3.7, 1 / 5.6, 10 / 1.5)
@@ -118,7 +107,7 @@ def build_vgg19(images: torch.Tensor, vgg: dict) -> dict:
     """Features of images (NHWC, 0–255) up to conv5_2; vgg maps conv name -> (HWIO, bias)."""
     net = {"input": images - torch.tensor(VGG_MEAN)}
     x = net["input"]
-    for name, _ in VGG_CONVS:
+    for name in VGG_LAYERS:
         if name.endswith("_1") and name != "conv1_1":
             n, h, w, c = x.shape  # 2×2 average pooling, stride 2 (even sizes: SAME = VALID)
             x = x.reshape(n, h // 2, 2, w // 2, 2, c).mean(dim=(2, 4))

@@ -95,9 +95,10 @@ def vgg():
     net.eval().to(memory_format=torch.channels_last)
     for p in net.parameters():
         p.requires_grad_(False)
+    index = dict(vgg_lib.CONVS)  # conv name -> torchvision features index
     weights = {
-        name: (net.features[idx].weight.permute(2, 3, 1, 0), net.features[idx].bias)
-        for name, idx in ref.VGG_CONVS
+        name: (net.features[index[name]].weight.permute(2, 3, 1, 0), net.features[index[name]].bias)
+        for name in ref.VGG_LAYERS
     }
     return net, weights
 
