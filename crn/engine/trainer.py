@@ -140,12 +140,9 @@ class Trainer:
         return self.resume_from.step
 
     def _maybe_calibrate(self, step: int) -> None:
-        """Let the model set its automatic loss weights after `step` steps, when it asks to.
-
-        Calibration uses the first training batches; every process takes the same global
-        batches, so all agree with one process. It runs before the checkpoint of `step` is
-        written, so a run resumed from that checkpoint never repeats it.
-        """
+        """Let the model set its loss weights after `step` steps, when it asks to, on the first
+        global training batches (so all processes agree), before `step`'s checkpoint is saved
+        (so a run resumed from it never repeats it)."""
         if not self.model.calibration_due(step):
             return
         count = getattr(getattr(self.model.args, "perceptual", None), "calibration_batches", 4)
