@@ -71,7 +71,7 @@ class LoadedResponses:
 
 
 def read_study_json(path: str | Path) -> StudyMeta:
-    """Parse and check a study.json file (docs/contracts.md, response export)."""
+    """Parse and check a study.json file (contract 5, docs/contracts.md)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

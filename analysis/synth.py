@@ -1,4 +1,4 @@
-"""Simulated study responses in the contract-5 layout, for tests, benchmarks and demos.
+"""Simulated study responses in the contract-5 layout (docs/contracts.md), for tests and demos.
 
 Judgments follow a logistic model: logit P(choose method_a) = scale(exposure) * logit(rate)
 + participant effect + image effect + left-side bias, with normal random effects, so that

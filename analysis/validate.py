@@ -1,4 +1,4 @@
-"""Check raw (all-text) response rows against the export contract and type their columns."""
+"""Check raw (all-text) response rows against contract 5 (docs/contracts.md) and type them."""
 
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ def _check_columns(raw: pd.DataFrame, source: str) -> None:
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise AnalysisInputError(
-            f"{source}: missing column(s) {', '.join(missing)} (contract 5 expects "
-            f"{', '.join(COLUMNS)})"
+            f"{source}: missing column(s) {', '.join(missing)} (contract 5 in docs/contracts.md "
+            f"expects {', '.join(COLUMNS)})"
         )
     if raw.empty:
         raise AnalysisInputError(f"{source} has a header but no responses")

@@ -345,7 +345,7 @@ def _download(chunks: Any, filename: str, mimetype: str) -> Response:
 
 @bp.get("/export/responses.csv")
 def export_responses() -> Response:
-    """Download responses.csv (contract 5) for this study."""
+    """Download responses.csv (contract 5, docs/contracts.md) for this study."""
     return _download(iter_responses_csv(_engine(), _study_id()), "responses.csv", "text/csv")
 
 

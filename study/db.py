@@ -1,4 +1,6 @@
-"""SQLAlchemy schema of a study database and the `responses_export` view (contract 5).
+"""SQLAlchemy schema of a study database and its `responses_export` view (contract 5).
+
+Both are described in docs/contracts.md.
 
 One row per judgment (`response`), attached to the `trial` it answers; timestamps are stored as
 ISO-8601 UTC text so that SQLite and PostgreSQL export them identically.

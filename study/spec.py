@@ -1,4 +1,4 @@
-"""Contract 4: `study.toml` parsed into frozen dataclasses, with errors naming key and expectation.
+"""Contract 4 (docs/contracts.md): `study.toml` as frozen dataclasses; errors name the key.
 
 Every table's keys are declared once in `SCHEMA` (type, default, documentation): the parser and
 `spec_reference_markdown()` (which writes docs/study-spec.md) both read it, so they cannot drift.
@@ -372,10 +372,10 @@ def spec_reference_markdown() -> str:
         "## [sets]",
         "",
         "Required. Each key is a set name (letters, digits, '.', '_' or '-'), each value the",
-        "folder of an image set (docs/contracts.md), relative to the folder holding study.toml.",
-        "At least two sets. A set may instead be a table, to give it a display name for the",
-        'report and paper tables: `[sets.crn]` with `path = "sets/crn"` and',
-        '`label = "CRN (ours)"` (keys below).',
+        "folder of an image set ([contract 3](contracts.md#contract-3--image-sets)), relative to",
+        "the folder holding study.toml. At least two sets. A set may instead be a table, to give",
+        'it a display name for the report and paper tables: `[sets.crn]` with `path = "sets/crn"`',
+        'and `label = "CRN (ours)"` (keys below).',
         "Comparisons, practice and catch trials refer to sets by these names, and exports use them",
         "as method names.",
     ]

@@ -50,10 +50,11 @@ def test_a_few_steps_on_the_synthetic_set_reduce_the_loss(synthetic_batch, name)
     batch = synthetic_batch
     model = build(name, channels=batch["label"].shape[1])
     model.prepare_training()
-    if model.needs_calibration():
-        weights = model.calibrate([batch])
+    if model.calibration_due(0):
+        weights = model.calibrate([batch], 0)["layer_weights"]
         assert all(w > 0 for w in weights.values())
-        assert not model.needs_calibration()
+        assert not model.calibration_due(0)
+        assert model.metadata()["layer_weights"] == weights
     assert [p.name for p in model.phases()] == ["generator"]
     history = train_steps(model, batch, steps=15, lr_scale=20.0)
     assert history[-1]["generator_total"] < 0.9 * history[0]["generator_total"]
@@ -110,3 +111,16 @@ def test_cli_errors_are_one_line_user_errors():
         FullResModel.args_from_namespace(ns, FakeSplits())
     with pytest.raises(SystemExit):
         parse(EncDecModel, ["--width", "0"])
+
+
+def test_encdec_skips_are_offered_and_recorded():
+    plain, skipped = build("encdec"), build("encdec", skips=True)
+    assert not plain.generator.skips and skipped.generator.skips
+    sizes = [sum(p.numel() for p in m.generator.parameters()) for m in (plain, skipped)]
+    assert sizes[1] > sizes[0]  # the decoder's convs also read the skipped features
+    label = make_batch()["label"]
+    with torch.no_grad():
+        assert skipped.eval().generate(label).shape == (2, 1, 3, 32, 64)
+    ns = parse(EncDecModel, ["--vgg-weights", "random", "--skips"])
+    assert EncDecModel.args_from_namespace(ns, FakeSplits()).skips is True
+    assert EncDecModel.args_from_dict({**plain.args_to_dict()} | {"skips": True}).skips

@@ -1,4 +1,4 @@
-"""Contract 4: study.toml parsing, defaults, normalisation and exact error messages."""
+"""Contract 4 (docs/contracts.md): study.toml parsing, defaults, normalisation, exact errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`crnkit study export`: responses.csv in contract-5 order, study.json, participants.csv."""
+"""`crnkit study export`: responses.csv in contract-5 order, study.json, participants.csv.
+
+The formats are described in docs/contracts.md.
+"""
 
 from __future__ import annotations
 
