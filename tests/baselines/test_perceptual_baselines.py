@@ -27,14 +27,31 @@ def build(name: str, size=(32, 64), channels: int = CHANNELS, **kw):
     return CRNL1Model(CRNL1Args(channels, size, width=1 / 64, **kw))
 
 
+def _raw(model, label):
+    """The network's own output, before `generate` maps it to images."""
+    if hasattr(model, "raw_images"):
+        return model.raw_images(label)
+    return model.generator(label)
+
+
 @pytest.mark.parametrize("name", ["encdec", "fullres", "crn-l1"])
 @pytest.mark.parametrize("size", [(32, 64), (64, 64), (128, 256)])
 def test_generate_gives_images_in_unit_range(name, size):
     model = build(name, size).eval()
+    # Scale the last layer up so that the raw output leaves [0, 1]: generate must bring it back.
     with torch.no_grad():
-        out = model.generate(make_batch(2, size)["label"])
+        last = [p for p in model.parameters() if p.ndim == 4][-1]
+        last.mul_(50.0)
+        label = make_batch(2, size)["label"]
+        raw = _raw(model, label)
+        out = model.generate(label)
     assert out.shape == (2, model.num_outputs, 3, *size)
+    if name == "encdec":  # ends in tanh, mapped to [0, 1]: the raw images are already in range
+        assert float(raw.min()) >= 0.0 and float(raw.max()) <= 1.0
+    else:  # a linear last layer: without the clip these images would leave [0, 1]
+        assert float(raw.min()) < 0.0 or float(raw.max()) > 1.0
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    assert torch.equal(out, raw.reshape(out.shape).clamp(0.0, 1.0))
     assert model.image_size == size
 
 

@@ -136,6 +136,17 @@ def test_generate_gives_one_image_in_unit_range_independent_of_the_batch(batch, 
     assert torch.allclose(both[:1], first, atol=1e-6)
 
 
+def test_generate_maps_tanh_output_to_unit_range(batch):
+    # The generator ends in tanh ([-1, 1]); generate must map it to [0, 1], not merely clip.
+    model = tiny().eval()
+    model.set_generation_dropout(False)
+    with torch.no_grad():
+        raw = model.generator(model.label_input(batch["label"][:1]))
+        out = model.generate(batch["label"][:1])
+    assert float(raw.min()) < 0.0  # without the mapping, clipping would zero these pixels
+    assert torch.allclose(out[:, 0], (raw + 1) / 2, atol=1e-6)
+
+
 def test_generation_keeps_dropout_on_by_default_as_the_reference(batch):
     model = tiny().eval()
     assert model.generation_dropout() is True
