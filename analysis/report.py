@@ -89,6 +89,18 @@ def _html_table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, na_rep="–", float_format=_number, border=0, classes="data")
 
 
+def _paper_html(table) -> str:
+    """The paper table as HTML whose cells break between the rate and its interval, not inside."""
+    from markupsafe import escape
+
+    frame = table_frame(table).map(lambda v: str(escape(v)))
+    frame = frame.map(
+        lambda v: v.replace(" [", ' <span class="ci">[', 1) + "</span>" if " [" in v else v
+    )
+    frame.columns = [str(escape(c)) for c in frame.columns]
+    return frame.to_html(index=False, border=0, classes="paper", escape=False)
+
+
 def _studies(result: AnalysisResult) -> list[dict[str, Any]]:
     studies = []
     for sid in sorted(result.loaded.frame["study_id"].unique()):
@@ -137,7 +149,7 @@ def render_html(result: AnalysisResult, figures: dict[str, SavedFigure]) -> str:
     diag = result.diagnostics
     worst = diag["images"][diag["images"]["fails"]].head(30)
     html = {
-        "table": table_frame(result.table).to_html(index=False, border=0, classes="paper"),
+        "table": _paper_html(result.table),
         "rates": _html_table(result.rates.drop(columns=["significant"])),
         "rankings": _html_table(result.rankings),
         "exclusions": _html_table(result.exclusions.report),
