@@ -203,7 +203,7 @@ def test_missing_required_keys_and_tables():
     del doc["comparisons"], doc["sets"]
     assert _problems(doc) == [
         "study.toml: sets: required table is missing (expected [sets] naming image-set folders)",
-        "study.toml: comparisons: expected one or more [[comparisons]] tables, got nothing",
+        "study.toml: comparisons: expected one or more [[comparisons]] or [[real_fake]] tables",
     ]
 
 
