@@ -137,7 +137,10 @@ def browser():
 @pytest.fixture
 def page(browser):
     """A fresh page (own storage) with a window larger than the study's minimum."""
-    context = browser.new_context(viewport={"width": 1000, "height": 560})
+    # The screen is larger than the window, as on a desktop: a small window can be enlarged.
+    context = browser.new_context(
+        viewport={"width": 1000, "height": 560}, screen={"width": 1920, "height": 1080}
+    )
     yield context.new_page()
     context.close()
 
@@ -298,13 +301,15 @@ def test_reload_resumes_at_first_unanswered_trial(tmp_path, page):
 def test_answers_before_the_mask_are_ignored(tmp_path, page):
     """Keys in fixation and exposure do nothing; the first answer after the mask counts.
 
-    The window starts below the study's minimum size: the page waits until it is enlarged.
+    The window shrinks below the study's minimum size before Start: the page waits until it
+    is enlarged.
     """
     sets = make_scene_sets(tmp_path / "sets")
     comparisons = [{"a": "crn", "b": "pix2pix", "exposures": [1000]}]
     with serve(tmp_path, study_doc(sets, tmp_path, comparisons, trials=1)) as (url, app):
-        page.set_viewport_size({"width": 390, "height": 300})
         page.goto(url)
+        page.wait_for_function("() => document.body.dataset.phase === 'consent'")
+        page.set_viewport_size({"width": 390, "height": 300})
         page.click("#start")
         page.wait_for_function("() => document.body.dataset.phase === 'size'")
         assert "390 × 300" in page.inner_text("#screen-size")
