@@ -33,7 +33,13 @@ COLUMNS: tuple[str, ...] = (
     "window_h",
     "focus_lost",
     "user_agent",
+    "task",
 )
+# Columns an older export may lack, with the value they mean there.
+OPTIONAL_COLUMNS: dict[str, str] = {"task": "paired"}
+PAIRED = "paired"
+SINGLE_TASKS: tuple[str, ...] = ("real_fake", "staircase")
+TASKS: tuple[str, ...] = (PAIRED, *SINGLE_TASKS)
 
 KINDS: tuple[str, ...] = ("test", "practice", "catch")
 UNLIMITED = "unlimited"
