@@ -19,10 +19,13 @@ from analysis.diagnostics import (
     position_bias,
     timing_summary,
 )
+from analysis.errors import AnalysisInputError
 from analysis.exclusions import ExclusionConfig, ExclusionResult, apply_exclusions, exclusion_config
+from analysis.hype import TaskResults, analyse_tasks
 from analysis.load import LoadedResponses, load_responses
 from analysis.ranking import rank_methods
 from analysis.rates import rate_table
+from analysis.schema import PAIRED
 from analysis.tables import PaperTable, default_focal, focal_rates, paper_table
 
 
@@ -53,20 +56,30 @@ class AnalysisOptions:
 
 @dataclass(frozen=True)
 class AnalysisResult:
-    """Everything the report shows, as DataFrames."""
+    """Everything the report shows, as DataFrames.
+
+    The paired fields (rates … diagnostics) are None when the input has only real-or-fake
+    tasks; `tasks` holds those tasks' results (empty when there are none).
+    """
 
     options: AnalysisOptions
     loaded: LoadedResponses
     configs: dict[str, ExclusionConfig]
     exclusions: ExclusionResult
-    rates: pd.DataFrame
-    focal: str
-    focal_long: pd.DataFrame
-    table: PaperTable
-    rankings: pd.DataFrame
-    curves: ExposureCurves
-    diagnostics: dict[str, pd.DataFrame]
+    rates: pd.DataFrame | None
+    focal: str | None
+    focal_long: pd.DataFrame | None
+    table: PaperTable | None
+    rankings: pd.DataFrame | None
+    curves: ExposureCurves | None
+    diagnostics: dict[str, pd.DataFrame] | None
     notes: tuple[str, ...]
+    tasks: TaskResults | None = None
+
+    @property
+    def has_paired(self) -> bool:
+        """Whether paired comparisons were analysed."""
+        return self.rates is not None
 
 
 def _configs(loaded: LoadedResponses, overrides: Mapping[str, Any]) -> dict[str, ExclusionConfig]:
@@ -96,7 +109,14 @@ def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> 
         loaded = load_responses(options.paths, options.db_url, options.study_id, options.study_json)
     configs = _configs(loaded, options.exclusion_overrides)
     excluded = apply_exclusions(loaded.frame, configs)
-    kept = excluded.kept
+    tasks = analyse_tasks(excluded.kept, loaded.studies, options.bootstrap.level)
+    kept = excluded.kept[excluded.kept["task"] == PAIRED]
+    if kept.empty and not tasks.empty:
+        return AnalysisResult(
+            options, loaded, configs, excluded, *([None] * 7), notes=loaded.notes, tasks=tasks
+        )
+    if kept.empty and (excluded.kept["task"] != PAIRED).any():
+        raise AnalysisInputError("no judgments are left to analyse (check the exclusions)")
     rates = rate_table(kept, options.bootstrap.level, options.correction, options.alpha)
     rates = pd.concat([rates, bootstrap_intervals(kept, rates, options.bootstrap)], axis=1)
     focal = options.table.focal or default_focal(rates)
@@ -106,7 +126,7 @@ def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> 
     )
     rankings, rank_notes = rank_methods(kept, options.bootstrap)
     curves = fit_exposure_curves(kept, options.bootstrap.level)
-    trials = loaded.frame[loaded.frame["kind"] != "practice"]
+    trials = loaded.frame[(loaded.frame["kind"] != "practice") & (loaded.frame["task"] == PAIRED)]
     notes = (*loaded.notes, *rank_notes, *curves.notes)
     return AnalysisResult(
         options=options,
@@ -121,6 +141,7 @@ def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> 
         curves=curves,
         diagnostics=_diagnostics(trials, kept),
         notes=notes,
+        tasks=tasks,
     )
 
 
@@ -138,7 +159,21 @@ def settings_record(result: AnalysisResult) -> dict[str, Any]:
         "correction": opts.correction,
         "alpha": opts.alpha,
         "table": asdict(opts.table) | {"focal": result.focal},
+        "tasks": task_settings(result),
         "notes": list(result.notes),
+    }
+
+
+def task_settings(result: AnalysisResult) -> dict[str, Any]:
+    """What the real-or-fake part analysed: tasks, participants and the threshold method."""
+    tasks = result.tasks
+    if tasks is None or tasks.empty:
+        return {}
+    return {
+        "real_fake_tasks": sorted(set(tasks.rates.get("task", pd.Series(dtype=str)))),
+        "staircase_tasks": sorted(set(tasks.thresholds.get("task", pd.Series(dtype=str)))),
+        "threshold": "psychometric fit per participant (shared slope and lapse), "
+        "mean over participants, grouped-jackknife interval",
     }
 
 
@@ -167,7 +202,23 @@ def output_names() -> tuple[str, ...]:
         "diagnostics.svg",
         *(f"diagnostics_{name}.csv" for name in DIAGNOSTIC_FILES),
         "analysis.json",
+        *TASK_FILES,
     )
 
 
 DIAGNOSTIC_FILES = ("position", "images", "participants", "devices", "device_summary", "timing")
+# Written when the input has real-or-fake tasks (see analysis.hype and docs/analysis.md).
+TASK_FILES = (
+    "hype_rates.csv",
+    "hype_table.md",
+    "hype_table.tex",
+    "hype_table.csv",
+    "staircase_thresholds.csv",
+    "staircase_participants.csv",
+    "staircase_tracks.csv",
+    "threshold_table.md",
+    "threshold_table.tex",
+    "threshold_table.csv",
+    "staircases.png",
+    "staircases.svg",
+)

@@ -80,8 +80,9 @@ def fit_thresholds(
 
     Parametrised by the thresholds themselves, which the staircase's trials (placed around
     them) pin down even where slope and lapse are uncertain. Returns (tau_p in ms, s, lapse).
-    Thresholds stay within 3 log units of the exposures shown, so a participant right at a
-    limit cannot run off to infinity.
+    The fit keeps thresholds within 3 log units of the exposures shown; the result is then
+    clipped to the range shown, as a staircase cannot measure beyond its own limits (someone
+    who never tells the images apart gets the longest exposure, as on the staircase itself).
     """
     y = correct.astype(float)
     low, high = log_t.min() - 3.0, log_t.max() + 3.0
@@ -105,7 +106,8 @@ def fit_thresholds(
 
     bounds = [(low, high)] * n_people + [(np.log(0.02), np.log(3.0)), (-10.0, 10.0)]
     res = optimize.minimize(nll, start, jac=True, method="L-BFGS-B", bounds=bounds)
-    return np.exp(res.x[:n_people]), float(np.exp(res.x[-2])), float(MAX_LAPSE * expit(res.x[-1]))
+    tau = np.exp(np.clip(res.x[:n_people], log_t.min(), log_t.max()))
+    return tau, float(np.exp(res.x[-2])), float(MAX_LAPSE * expit(res.x[-1]))
 
 
 def jackknife_interval(
