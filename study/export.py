@@ -194,6 +194,15 @@ def _imageset_entry(folder: str | None, digest: str) -> dict[str, Any]:
     return entry
 
 
+def _test_trials(spec: dict[str, Any]) -> int | None:
+    """Test trials each participant gets (paired plus real-or-fake); None when conditions vary
+    it (analysis then takes the longest participant's as complete)."""
+    if spec.get("conditions"):
+        return None
+    paired = spec.get("trials_per_participant") if spec.get("comparisons") else 0
+    return (paired or 0) + sum(int(t.get("trials", 0)) for t in spec.get("real_fake", []))
+
+
 def study_document(engine: Engine, study_id: str) -> dict[str, Any]:
     """The `study.json` document of a stored study: spec, its sha256, set digests, exclusions."""
     sql = "SELECT title, dataset, spec_json, spec_sha256, imagesets_json FROM study WHERE id = :id"
@@ -219,7 +228,7 @@ def study_document(engine: Engine, study_id: str) -> dict[str, Any]:
         },
         "exclusions": {
             **spec.get("exclusion", {}),
-            "trials_per_participant": spec.get("trials_per_participant"),
+            "trials_per_participant": _test_trials(spec),
         },
     }
 

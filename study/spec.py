@@ -155,17 +155,6 @@ class StudySpec:
         """Every (comparison id, exposure key) cell, in spec order."""
         return [(comp.id, exp) for comp in self.comparisons for exp in comp.exposures]
 
-    def task_ids(self) -> list[str]:
-        """Ids of every comparison and real-or-fake task, in spec order."""
-        return [c.id for c in self.comparisons] + [t.id for t in self.real_fake]
-
-    def real_fake_task(self, task_id: str) -> RealFakeTask:
-        """The real-or-fake task with id `task_id` (KeyError if there is none)."""
-        for task in self.real_fake:
-            if task.id == task_id:
-                return task
-        raise KeyError(task_id)
-
     def condition(self, condition_id: str | None) -> Condition | None:
         """The condition with this id; None for None (a study without conditions)."""
         if condition_id is None:

@@ -47,6 +47,16 @@ def test_consent_and_instructions_come_from_markdown_files(tmp_path, app_factory
     assert runtime(app).spec.to_dict()["consent_markdown"].startswith("You may")
 
 
+def test_an_edited_consent_file_needs_a_new_study_id(tmp_path, app_factory):
+    from crn.errors import UserError
+
+    (tmp_path / "consent.md").write_text("Version 1")
+    app_factory(study={"consent_file": "consent.md"})
+    (tmp_path / "consent.md").write_text("Version 2")
+    with pytest.raises(UserError, match="consent.md changed since the study started"):
+        app_factory(study={"consent_file": "consent.md"})
+
+
 def test_missing_markdown_file_is_a_one_line_error(app_factory):
     from study.spec import SpecError
 
