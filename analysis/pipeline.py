@@ -183,7 +183,8 @@ def settings_json(result: AnalysisResult) -> str:
 
 
 def output_names() -> tuple[str, ...]:
-    """Files `write_report` puts in the output folder."""
+    """Files `write_report` puts in the output folder for paired comparisons (TASK_FILES are
+    added when there are real-or-fake tasks)."""
     return (
         "index.html",
         "rates.csv",
@@ -202,7 +203,6 @@ def output_names() -> tuple[str, ...]:
         "diagnostics.svg",
         *(f"diagnostics_{name}.csv" for name in DIAGNOSTIC_FILES),
         "analysis.json",
-        *TASK_FILES,
     )
 
 
