@@ -30,8 +30,6 @@ from analysis.staircase import (
 from analysis.tables import PaperTable, format_cell
 
 RATE_KEYS = ["dataset", "comparison", "method_a", "method_b", "exposure"]
-PEOPLE = ["study_id", "participant_id"]
-IMAGES = ["dataset", "shown_method", "image_id"]
 
 
 @dataclass(frozen=True)
@@ -58,13 +56,18 @@ def single_rows(kept: pd.DataFrame) -> pd.DataFrame:
     rows["is_real"] = (rows["shown_method"] == rows["method_b"]).astype("int8")
     rows["said_real"] = (rows["chosen_method"] == rows["method_b"]).astype("int8")
     rows["error"] = 1 - rows["correct"]
+    # Participants are people within a study; images are one set's image of one layout.
+    rows["person_key"] = rows["study_id"] + "\x00" + rows["participant_id"]
+    rows["image_key"] = rows["dataset"] + "\x00" + rows["shown_method"] + "\x00" + rows["image_id"]
     return rows
 
 
 def _crossed(rows: pd.DataFrame, y: str, level: float) -> pd.DataFrame:
     from analysis.crossed import crossed_rates
 
-    return crossed_rates(rows, RATE_KEYS, y=y, participant=PEOPLE, image=IMAGES, level=level)
+    return crossed_rates(
+        rows, RATE_KEYS, y=y, participant="person_key", image="image_key", level=level
+    )
 
 
 def hype_rates(rows: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:

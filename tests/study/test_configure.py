@@ -53,7 +53,7 @@ def test_an_edited_consent_file_needs_a_new_study_id(tmp_path, app_factory):
     (tmp_path / "consent.md").write_text("Version 1")
     app_factory(study={"consent_file": "consent.md"})
     (tmp_path / "consent.md").write_text("Version 2")
-    with pytest.raises(UserError, match="consent.md changed since the study started"):
+    with pytest.raises(UserError, match=r"consent\.md changed since the study started"):
         app_factory(study={"consent_file": "consent.md"})
 
 
