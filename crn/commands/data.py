@@ -14,14 +14,16 @@ SYNTH_EXAMPLE = """example:
 """
 SPLIT_EXAMPLE = """examples:
   crnkit data split --source synthetic --root data/synth --out splits.json
-  crnkit data split --source cityscapes --root /data/cityscapes --out cs.json --size 256x512
+  crnkit data split --source cityscapes --root /data/cityscapes --labels authors --out cs.json
   crnkit data split --source cityscapes --root /data/cityscapes --labels ids --out cs35.json
-  crnkit data split --source nyu --root nyu_depth_v2_labeled.mat --mapping nyu40.json \\
-      --out nyu.json --val 100 --test 654
+  crnkit data split --source nyu --root nyu_depth_v2_labeled.mat --mapping nyu40 \\
+      --ids-from splits.mat --out nyu.json
 
 Cityscapes and ADE20K use their official evaluation subset as the test split and draw --val
 (default 0) from the official training subset; other sources draw --test (default 10%) and
---val (default 0) at random with --seed.
+--val (default 0) at random with --seed. --ids-from takes the splits from a fixed list
+instead (NYU's splits.mat, a JSON {"train": [...], "val": [...], "test": [...]}, or text
+lines "<split> <id>"); --val then draws from its train ids.
 """
 CHECK_EXAMPLE = """example:
   crnkit data check splits.json
@@ -64,16 +66,32 @@ def _split_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", required=True, help="the source's root folder (nyu: the .mat file)")
     p.add_argument("--out", required=True, help="splits.json to write")
     p.add_argument("--size", help="HxW every pair is resized to (default: per source)")
+    p.add_argument(
+        "--fit",
+        choices=("stretch", "crop"),
+        help="resize whole frames to --size, or centre-crop them to its aspect first "
+        "(default: crop for nyu, stretch otherwise)",
+    )
     p.add_argument("--val", type=int, help="number of validation ids (default 0)")
     p.add_argument("--test", type=int, help="number of test ids (random-split sources only)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random draws (default 0)")
     p.add_argument(
+        "--ids-from",
+        metavar="FILE",
+        help="fixed splits: NYU splits.mat, JSON {train, val, test} or '<split> <id>' lines",
+    )
+    p.add_argument(
         "--labels",
-        choices=("train", "ids"),
-        help="cityscapes: 19 train classes + void (default, CRN) or the 35 label ids "
+        choices=("train", "authors", "ids"),
+        help="cityscapes: 19 trainId classes + void (default), the same 19 by the CRN "
+        "authors' colour lookup (polegroup -> pole, license plate -> car), or the 35 label ids "
         "(pix2pixHD/SPADE)",
     )
-    p.add_argument("--mapping", help="nyu: JSON class mapping (see docs/data.md)")
+    p.add_argument(
+        "--mapping",
+        help="nyu: nyu40 (Gupta et al.), nyu13 (Couprie et al.), classMapping40.mat or a "
+        "JSON mapping (see docs/data.md)",
+    )
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -101,10 +119,14 @@ def _source_options(args: argparse.Namespace) -> dict:
             raise UserError("--labels applies to the cityscapes source only")
         options["labels"] = args.labels
     if args.mapping is not None:
+        from crn.data.sources.nyu_maps import BUILTIN
+
         if args.source != "nyu":
             raise UserError("--mapping applies to the nyu source only")
-        if not Path(args.mapping).is_file():
-            raise UserError(f"{args.mapping}: mapping file not found")
+        if args.mapping not in BUILTIN and not Path(args.mapping).is_file():
+            raise UserError(
+                f"{args.mapping}: mapping file not found (built-in: {', '.join(BUILTIN)})"
+            )
         options["mapping"] = args.mapping
     return options
 
@@ -120,9 +142,13 @@ def _split(args: argparse.Namespace) -> int:
         val=args.val,
         test=args.test,
         seed=args.seed,
+        fit=args.fit,
+        ids_from=args.ids_from,
     )
     save_splits(splits, args.out)
     counts = {name: len(splits.ids(name)) for name in ("train", "val", "test")}
+    if "left_out" in splits.params:
+        counts["left_out"] = splits.params["left_out"]
     print(json.dumps({"out": args.out, "sha256": splits.sha256, **counts}))
     return 0
 

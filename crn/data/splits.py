@@ -1,7 +1,7 @@
 """Contract 1's `splits.json`: ordered train/val/test ids of a source, with a content hash.
 
-The hash covers source, size, classes, source options and the ids - never the root, so the
-same split of a copy elsewhere has the same hash.
+The hash covers source, size, classes, source options, the fit (when not "stretch") and the
+ids - never the root, so the same split of a copy elsewhere has the same hash.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 
 from crn.data.classes import ClassInfo, classes_from_json, classes_to_json
+from crn.data.idlists import read_id_lists
 from crn.data.registry import SOURCES, open_source
+from crn.data.resize import FITS, CroppedSource
 from crn.data.sources.base import Source
 from crn.errors import UserError
-from crn.fsutil import atomic_write_text, read_json_file, sha256_bytes
+from crn.fsutil import atomic_write_text, read_json_file, sha256_bytes, sha256_file
 from crn.imageset import check_image_id
 
 FORMAT = "crnkit-splits/1"
@@ -39,6 +41,7 @@ class Splits:
     test: tuple[str, ...]
     sha256: str
     params: dict = field(default_factory=dict)  # how the split was drawn; recorded, not hashed
+    fit: str = "stretch"  # how pairs meet `size`: "stretch" (resize) or "crop" (to its aspect)
 
     def ids(self, split: str) -> tuple[str, ...]:
         """The ordered ids of `split` ("train", "val" or "test")."""
@@ -52,8 +55,11 @@ class Splits:
         return len(self.classes) + 1
 
 
-def split_hash(source, size, classes, options, train, val, test) -> str:
-    """sha256 over the canonical JSON of everything that defines the split except the root."""
+def split_hash(source, size, classes, options, train, val, test, fit="stretch") -> str:
+    """sha256 over the canonical JSON of everything that defines the split except the root.
+
+    `fit` enters only when it is not "stretch", so splits made before it existed keep their hash.
+    """
     payload = {
         "source": source,
         "size": [int(size[0]), int(size[1])],
@@ -63,6 +69,8 @@ def split_hash(source, size, classes, options, train, val, test) -> str:
         "val": list(val),
         "test": list(test),
     }
+    if fit != "stretch":
+        payload["fit"] = fit
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return sha256_bytes(text.encode("ascii"))
 
@@ -114,6 +122,36 @@ def _assign(src: Source, val: int | None, test: int | None, seed: int) -> tuple[
     return _draw(ids, val or 0, test, seed)
 
 
+def _assign_fixed(
+    src: Source, path: Path, val: int | None, test: int | None, seed: int
+) -> tuple[list, list, list]:
+    """The splits an id list names; --val draws a seeded val split from its train ids."""
+    if test is not None:
+        raise UserError("--test does not apply with --ids-from (the list names the test ids)")
+    lists = read_id_lists(path, src.name)
+    seen: dict[str, str] = {}
+    for split in SPLITS:
+        for image_id in lists[split]:
+            if image_id in seen:
+                raise UserError(
+                    f"{path}: id '{image_id}' is listed twice ({seen[image_id]}, {split})"
+                )
+            seen[image_id] = split
+    known = set(src.ids())
+    unknown = [image_id for image_id in seen if image_id not in known]
+    if unknown:
+        raise UserError(
+            f"{path}: {len(unknown)} listed id(s) are not in the {src.name} source at "
+            f"{src.root}, e.g. '{unknown[0]}'"
+        )
+    train, picked_val, picked_test = (sorted(lists[split]) for split in SPLITS)
+    if val:
+        if picked_val:
+            raise UserError(f"{path}: the list names val ids; --val does not apply")
+        train, picked_val, _ = _draw(train, val, 0, seed)
+    return train, picked_val, picked_test
+
+
 def make_splits(
     source: str,
     root: str | Path,
@@ -123,8 +161,13 @@ def make_splits(
     val: int | None = None,
     test: int | None = None,
     seed: int = 0,
+    fit: str | None = None,
+    ids_from: str | Path | None = None,
 ) -> Splits:
-    """Open `source` at `root` and split its ids (see docs/data.md for the rules)."""
+    """Open `source` at `root` and split its ids (see docs/data.md for the rules).
+
+    `ids_from` names a fixed id list (see crn.data.idlists) instead of drawing the split.
+    """
     src = open_source(source, root, **(options or {}))
     problems = src.missing_pairs()
     if problems:
@@ -132,11 +175,19 @@ def make_splits(
         raise UserError(problems[0] + more)
     if not src.ids():
         raise UserError(f"{root}: the {source} source has no images")
-    train, picked_val, picked_test = _assign(src, val, test, seed)
+    params: dict[str, Any] = {"seed": seed}
+    if ids_from is None:
+        train, picked_val, picked_test = _assign(src, val, test, seed)
+    else:
+        train, picked_val, picked_test = _assign_fixed(src, Path(ids_from), val, test, seed)
+        left_out = len(src.ids()) - len(train) - len(picked_val) - len(picked_test)
+        params.update(ids_from=str(ids_from), ids_sha256=sha256_file(ids_from), left_out=left_out)
     for image_id in (*train, *picked_val, *picked_test):
         check_image_id(image_id)
     hw = parse_size(size) if size is not None else parse_size(src.default_size())
+    fit = check_fit(fit if fit is not None else src.default_fit(), "--fit")
     opts = src.options
+    params.update(val=len(picked_val), test=len(picked_test))
     return Splits(
         source=source,
         root=str(Path(root).resolve()),
@@ -146,9 +197,17 @@ def make_splits(
         train=tuple(train),
         val=tuple(picked_val),
         test=tuple(picked_test),
-        sha256=split_hash(source, hw, src.classes, opts, train, picked_val, picked_test),
-        params={"seed": seed, "val": len(picked_val), "test": len(picked_test)},
+        sha256=split_hash(source, hw, src.classes, opts, train, picked_val, picked_test, fit),
+        params=params,
+        fit=fit,
     )
+
+
+def check_fit(fit: Any, where: str) -> str:
+    """`fit` if it is one of FITS, else a UserError naming `where`."""
+    if fit not in FITS:
+        raise UserError(f"{where}: fit {fit!r} is not one of {', '.join(FITS)}")
+    return fit
 
 
 def save_splits(splits: Splits, path: str | Path) -> None:
@@ -158,6 +217,7 @@ def save_splits(splits: Splits, path: str | Path) -> None:
         "source": splits.source,
         "root": splits.root,
         "size": list(splits.size),
+        "fit": splits.fit,
         "classes": classes_to_json(splits.classes),
         "options": splits.options,
         "params": splits.params,
@@ -209,8 +269,9 @@ def load_splits(path: str | Path) -> Splits:
     except (TypeError, ValueError, IndexError, UserError):
         raise UserError(f"{path}: size must be [height, width], got {data['size']!r}") from None
     classes = classes_from_json(data["classes"], f"{path}: classes")
+    fit = check_fit(data.get("fit", "stretch"), str(path))  # absent in files made before it
     lists = _id_lists(data, path)
-    digest = split_hash(data["source"], size, classes, data["options"], *lists.values())
+    digest = split_hash(data["source"], size, classes, data["options"], *lists.values(), fit)
     if digest != data["sha256"]:
         raise UserError(
             f"{path}: sha256 does not match the contents (the file was edited; "
@@ -228,16 +289,17 @@ def load_splits(path: str | Path) -> Splits:
         options=data["options"],
         sha256=digest,
         params=params if isinstance(params, dict) else {},
+        fit=fit,
         **lists,
     )
 
 
 def open_split_source(splits: Splits) -> Source:
-    """Open the source a split was made from, checking that its classes are unchanged."""
+    """Open the source a split was made from (its classes checked), pairs fitted as recorded."""
     src = open_source(splits.source, splits.root, **splits.options)
-    if tuple(src.classes) != tuple(splits.classes):
+    if not src.accepts_classes(splits.classes):
         raise UserError(
             f"{splits.root}: the {splits.source} source's classes differ from the split's "
             f"({len(src.classes)} vs {len(splits.classes)}); make a new split"
         )
-    return src
+    return CroppedSource(src, splits.size) if splits.fit == "crop" else src

@@ -1,6 +1,8 @@
 """`ade20k`: SceneParsing, ADEChallengeData2016/{images,annotations}/{training,validation}.
 
 Annotation value 0 ("other") becomes the ignore index; values 1..150 become classes 0..149.
+Only this benchmark layout is read: the full ADE20K release (e.g. ADE20K_2021_17_01, with
+its thousands of classes and per-image *_seg.png) is refused with a message saying so.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from crn.data.classes import IGNORE_INDEX, ClassInfo, apply_lut
-from crn.data.sources.base import FilePairSource, join_pairs, stem_table
+from crn.data.sources.base import FilePairSource, LabelCoding, join_pairs, stem_table
 from crn.errors import UserError
 
 # The 150 SceneParsing classes (first names of objectInfo150) and their official colours.
@@ -23,7 +25,7 @@ _NAMES_TEXT = (
     "runway, case, pool table, pillow, screen door, stairway, river, bridge, bookcase, blind, "
     "coffee table, toilet, flower, book, hill, bench, countertop, stove, palm, kitchen island, "
     "computer, swivel chair, boat, bar, arcade machine, hovel, bus, towel, light, truck, tower, "
-    "chandelier, awning, streetlight, booth, television receiver, airplane, dirt track, "
+    "chandelier, awning, streetlight, booth, television, airplane, dirt track, "
     "apparel, pole, land, bannister, escalator, ottoman, bottle, buffet, poster, stage, van, "
     "ship, fountain, conveyer belt, canopy, washer, plaything, swimming pool, stool, barrel, "
     "basket, waterfall, tent, bag, minibike, cradle, oven, ball, food, step, tank, trade name, "
@@ -53,6 +55,27 @@ ADE_CLASSES: tuple[ClassInfo, ...] = tuple(
     for name, h in zip(NAMES, PALETTE, strict=True)
 )
 FOLDER = "ADEChallengeData2016"
+# Splits made before class 90 took objectInfo150's first name still name it so; they stay usable.
+LEGACY_CLASSES: tuple[ClassInfo, ...] = tuple(
+    ClassInfo("television receiver", c.color) if i == 89 else c for i, c in enumerate(ADE_CLASSES)
+)
+LABEL_CODING = LabelCoding(
+    "ADE20K",
+    (("other", (0, 0, 0)), *((c.name, c.color) for c in ADE_CLASSES)),
+    f"use the annotation PNGs of {FOLDER}/annotations (class values 0..150)",
+)
+
+
+def full_release(root: Path) -> Path | None:
+    """The folder of a full ADE20K release (ADE20K_2021_17_01 layout) at or under `root`."""
+    candidates = [root, *sorted(p for p in root.glob("ADE20K_*") if p.is_dir())]
+    for folder in candidates:
+        markers = ("index_ade20k.pkl", "index_ade20k.mat", "objects.txt")
+        if folder.name.startswith("ADE20K_") or (folder / "images" / "ADE").is_dir():
+            return folder
+        if any((folder / m).is_file() for m in markers):
+            return folder
+    return None
 
 
 class ADE20KSource(FilePairSource):
@@ -61,11 +84,17 @@ class ADE20KSource(FilePairSource):
     name = "ade20k"
     subsets = ("training", "validation")
     classes = ADE_CLASSES
+    label_coding = LABEL_CODING
 
     def __init__(self, root: str | Path) -> None:
         root = Path(root)
         if (root / FOLDER).is_dir():
             root = root / FOLDER
+        elif (full := full_release(root)) is not None:
+            raise UserError(
+                f"{full}: this is the full ADE20K release (the ADE20K_2021_17_01 layout); only "
+                f"the SceneParsing benchmark layout {FOLDER} (150 classes) is supported"
+            )
         super().__init__(root)
         for sub in ("images", "annotations"):
             if not (root / sub).is_dir():
@@ -74,6 +103,10 @@ class ADE20KSource(FilePairSource):
                     f"validation}} and {FOLDER}/annotations/{{training,validation}})"
                 )
         self._lut = np.concatenate([[IGNORE_INDEX], np.arange(150)]).astype(np.int64)
+
+    def accepts_classes(self, classes: tuple[ClassInfo, ...]) -> bool:
+        """The 150 classes, also as named before class 90 became "television"."""
+        return tuple(classes) in (ADE_CLASSES, LEGACY_CLASSES)
 
     def default_size(self) -> tuple[int, int]:
         """ADE20K images vary in size; splits default to 256x256."""

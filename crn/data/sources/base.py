@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,14 @@ class Source:
         """The (H, W) a split of this source uses when none is asked for."""
         return (256, 512)
 
+    def default_fit(self) -> str:
+        """How a split fits pairs to its size when none is asked for ("stretch" or "crop")."""
+        return "stretch"
+
+    def accepts_classes(self, classes: tuple[ClassInfo, ...]) -> bool:
+        """Whether a split's recorded class list is this source's (or an older naming of it)."""
+        return tuple(classes) == tuple(self.classes)
+
     def _check_subset(self, subset: str | None) -> None:
         if subset is not None and subset not in self.subsets:
             expected = ", ".join(self.subsets) if self.subsets else "none (this source has one set)"
@@ -56,10 +65,20 @@ class Source:
         return []
 
 
+@dataclass(frozen=True)
+class LabelCoding:
+    """How a data set draws its raw label values in colour, to tell colour labels from ids."""
+
+    dataset: str  # e.g. "Cityscapes"
+    colors: tuple[tuple[str, tuple[int, int, int]], ...]  # (name, colour) of raw value 0, 1, ...
+    hint: str  # what to read instead, e.g. "use the *_gtFine_labelIds.png files"
+
+
 class FilePairSource(Source):
     """A source whose pairs are two files each: a photo and a label image."""
 
     rgb_labels = False  # whether label images may be RGB colour codes
+    label_coding: LabelCoding | None = None  # set where colour labels must be refused
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
@@ -111,20 +130,29 @@ class FilePairSource(Source):
         if label_path is None or not label_path.is_file():
             raise UserError(f"{label_path or photo_path}: label of '{image_id}' is missing")
         photo = read_image(photo_path)
-        raw = read_label_image(label_path, allow_rgb=self.rgb_labels)
+        raw = read_label_image(label_path, allow_rgb=self.rgb_labels, coding=self.label_coding)
         label = self._map_label(raw, str(label_path))
         check_same_size(label, photo, label_path, photo_path)
         return label, photo
 
 
-def read_label_image(path: str | Path, allow_rgb: bool = False) -> np.ndarray:
-    """Decode a label image to an integer array ((H, W), or (H, W, 3) RGB if `allow_rgb`)."""
+def read_label_image(
+    path: str | Path, allow_rgb: bool = False, coding: LabelCoding | None = None
+) -> np.ndarray:
+    """Decode a label image to an integer array ((H, W), or (H, W, 3) RGB if `allow_rgb`).
+
+    With `coding`, a palette image drawn in the data set's class colours whose indices are
+    not the label ids (a colour label saved as a palette PNG) is refused.
+    """
     try:
         with Image.open(path) as img:
             img.load()
             mode = img.mode
             if mode in ("L", "P"):
-                return np.asarray(img)
+                label = np.asarray(img)
+                if mode == "P" and coding is not None:
+                    refuse_colour_palette(img, label, coding, path)
+                return label
             if mode in ("I;16", "I;16B", "I"):
                 return np.asarray(img).astype(np.int64)
             if allow_rgb and mode in ("RGB", "RGBA"):
@@ -134,7 +162,32 @@ def read_label_image(path: str | Path, allow_rgb: bool = False) -> np.ndarray:
     expected = (
         "single-channel (L, P or I;16) or RGB" if allow_rgb else "single-channel (L, P or I;16)"
     )
-    raise UserError(f"{path}: label image has mode {mode}, expected {expected} class indices")
+    colour = coding is not None and mode in ("RGB", "RGBA")
+    hint = f"; a colour label? {coding.hint}" if colour else ""
+    raise UserError(f"{path}: label image has mode {mode}, expected {expected} class indices{hint}")
+
+
+def refuse_colour_palette(img: Image.Image, label: np.ndarray, coding: LabelCoding, path) -> None:
+    """Raise UserError if palette index k of a used pixel is a class colour other than id k's."""
+    palette = img.getpalette()
+    if not palette:
+        return
+    table = np.asarray(palette, dtype=np.int64).reshape(-1, 3)
+    used = [int(v) for v in np.unique(label) if v < len(table)]
+    drawn = {v: (int(table[v, 0]), int(table[v, 1]), int(table[v, 2])) for v in used}
+    class_colors = {color for _, color in coding.colors}
+    if all(c == (0, 0, 0) for c in drawn.values()):
+        return
+    if not all(c in class_colors for c in drawn.values()):
+        return  # some other palette: its indices are taken as the ids they are
+    for value, color in drawn.items():
+        if value >= len(coding.colors) or coding.colors[value][1] != color:
+            name = next(n for n, c in coding.colors if c == color)
+            raise UserError(
+                f"{path}: a palette PNG drawn in {coding.dataset} class colours whose indices "
+                f"are not label ids (index {value} is drawn {color}, the colour of '{name}'); "
+                f"a colour label cannot be read as ids: {coding.hint}"
+            )
 
 
 def check_same_size(label: np.ndarray, photo: np.ndarray, label_path: Any, photo_path: Any) -> None:

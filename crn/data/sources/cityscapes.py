@@ -2,6 +2,11 @@
 
 leftImg8bit/{train,val}/<city>/<id>_leftImg8bit.png and
 gtFine/{train,val}/<city>/<id>_gtFine_labelIds.png, with <id> = <city>_<seq>_<frame>.
+
+Three label modes: "train" (cityscapesScripts' trainIds: 19 classes, the rest void),
+"ids" (all 35 ids) and "authors" (the CRN authors' code, which reads gtFine_color.png and
+keeps each pixel whose colour is one of the 19 train-class colours: the same 19 classes,
+but polegroup, drawn in pole's colour, becomes pole and license plate, in car's, car).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from crn.data.classes import IGNORE_INDEX, ClassInfo, apply_lut
-from crn.data.sources.base import FilePairSource, join_pairs, stem_table
+from crn.data.sources.base import FilePairSource, LabelCoding, join_pairs, stem_table
 from crn.errors import UserError
 
 # (name, label id, train id, colour) of the official cityscapesScripts label table
@@ -62,14 +67,36 @@ TRAIN_CLASSES: tuple[ClassInfo, ...] = tuple(
     if train_id != 255
 )
 ID_CLASSES: tuple[ClassInfo, ...] = tuple(ClassInfo(name, color) for name, *_, color in LABELS)
-LABEL_MODES = ("train", "ids")
+LABEL_MODES = ("train", "ids", "authors")
+LABEL_CODING = LabelCoding(
+    "Cityscapes",
+    tuple((name, color) for name, *_, color in LABELS),
+    "use the label-id PNGs <id>_gtFine_labelIds.png, not <id>_gtFine_color.png",
+)
+
+
+def label_lut(labels: str) -> np.ndarray:
+    """Raw label id -> class index (IGNORE_INDEX = void, -1 = not a valid id) of a mode."""
+    lut = np.full(256, -1, np.int64)
+    if labels == "ids":
+        lut[:NUM_IDS] = np.arange(NUM_IDS)
+    elif labels == "train":
+        for _, label_id, train_id, _ in LABELS[:34]:
+            lut[label_id] = IGNORE_INDEX if train_id == 255 else train_id
+    else:
+        # The authors' palette lookup: an id drawn in a train-class colour is that class.
+        by_color = {c.color: index for index, c in enumerate(TRAIN_CLASSES)}
+        for _, label_id, _, color in LABELS:
+            lut[label_id] = by_color.get(color, IGNORE_INDEX)
+    return lut
 
 
 class CityscapesSource(FilePairSource):
-    """Cityscapes fine annotations; `labels="train"` (19 classes + void) or `"ids"` (35)."""
+    """Cityscapes fine annotations; `labels` "train" or "authors" (19 + void), or "ids" (35)."""
 
     name = "cityscapes"
     subsets = ("train", "val")
+    label_coding = LABEL_CODING
 
     def __init__(self, root: str | Path, labels: str = "train") -> None:
         super().__init__(root)
@@ -82,20 +109,14 @@ class CityscapesSource(FilePairSource):
                     " leftImg8bit/{train,val}/<city>/ and gtFine/{train,val}/<city>/)"
                 )
         self.labels = labels
-        self.classes = TRAIN_CLASSES if labels == "train" else ID_CLASSES
-        lut = np.full(256, -1, np.int64)
-        if labels == "train":
-            for _, label_id, train_id, _ in LABELS[:34]:
-                lut[label_id] = IGNORE_INDEX if train_id == 255 else train_id
-        else:
-            lut[:NUM_IDS] = np.arange(NUM_IDS)
-        self._lut = lut
+        self.classes = ID_CLASSES if labels == "ids" else TRAIN_CLASSES
+        self._lut = label_lut(labels)
         valid = "0..33" if labels == "train" else "0..34"
         self._what = f"the Cityscapes label ids {valid} ({len(self.classes)} classes)"
 
     @property
     def options(self) -> dict[str, Any]:
-        """{"labels": "train" | "ids"}."""
+        """{"labels": "train" | "ids" | "authors"}."""
         return {"labels": self.labels}
 
     def _scan(self, subset: str | None) -> dict[str, tuple[Path | None, Path | None]]:

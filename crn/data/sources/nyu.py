@@ -1,8 +1,10 @@
 """`nyu`: NYU Depth v2's labeled `.mat` file (MATLAB v7.3 = HDF5, read with h5py).
 
 Datasets used: `images` (N, 3, W, H) uint8, `labels` (N, W, H) with 0 = unlabeled and
-k = names[k - 1], and `names` (cell array of strings). An optional mapping file merges the
-original labels into fewer classes:
+k = names[k - 1], and `names` (cell array of strings). NYU v2 has 894 labels, too many for
+one-hot inputs with ignore index 255, so a mapping merges them into fewer classes: the
+built-in `nyu40` (Gupta et al. 2013) or `nyu13` (Couprie et al. 2013), Gupta et al.'s
+`classMapping40.mat`, or a JSON file
     {"classes": ["wall", {"name": "floor", "color": [r, g, b]}, ...],
      "map": {"<original label>": <new class 1..K, or 0 = unlabeled>, ...}}
 Original labels absent from "map" become unlabeled (the ignore index).
@@ -10,7 +12,6 @@ Original labels absent from "map" become unlabeled (the ignore index).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ from crn.data.classes import (
     classes_from_json,
     palette_colors,
 )
+from crn.data.matfile import hdf5_strings
 from crn.data.sources.base import Source
+from crn.data.sources.nyu_maps import load_mapping, parse_mapping
 from crn.errors import UserError
 
 MAT_NAME = "nyu_depth_v2_labeled.mat"
@@ -47,44 +50,6 @@ def _find_mat(root: Path) -> Path:
     raise UserError(f"{root}: expected {MAT_NAME} (or exactly one .mat file) in this folder")
 
 
-def _read_names(f: Any, path: Path) -> list[str]:
-    """The class names of a v7.3 cell array of strings (object references to uint16 chars)."""
-    h5py = _h5py()
-    data = f["names"]
-    names = []
-    for item in np.asarray(data).reshape(-1):
-        if isinstance(item, h5py.Reference):
-            chars = np.asarray(f[item]).reshape(-1)
-            names.append("".join(chr(int(c)) for c in chars))
-        elif isinstance(item, bytes):
-            names.append(item.decode("utf-8"))
-        else:
-            raise UserError(f"{path}: 'names' must hold strings (a MATLAB cell array)")
-    return names
-
-
-def _parse_mapping(mapping: Any, num_original: int, where: str) -> dict[str, Any]:
-    """Validate a mapping (already-parsed JSON) into {"classes": [...], "map": {str: int}}."""
-    if not isinstance(mapping, dict) or "classes" not in mapping or "map" not in mapping:
-        raise UserError(f"{where}: a mapping is {{'classes': [...], 'map': {{original: new}}}}")
-    raw_classes = [c if isinstance(c, dict) else {"name": c} for c in mapping["classes"]]
-    colors = palette_colors(len(raw_classes))
-    for entry, color in zip(raw_classes, colors, strict=True):
-        entry.setdefault("color", list(color))
-    classes = classes_from_json(raw_classes, where)
-    table: dict[str, int] = {}
-    for key, value in dict(mapping["map"]).items():
-        if not str(key).isdigit() or not 1 <= int(key) <= num_original:
-            raise UserError(f"{where}: original label '{key}' is not in 1..{num_original}")
-        if not isinstance(value, int) or not 0 <= value <= len(classes):
-            raise UserError(
-                f"{where}: label {key} maps to {value!r}, expected 0..{len(classes)} "
-                f"(0 = unlabeled, k = class k of {len(classes)})"
-            )
-        table[str(int(key))] = value
-    return {"classes": [{"name": c.name, "color": list(c.color)} for c in classes], "map": table}
-
-
 class NYUSource(Source):
     """NYU Depth v2 labeled pairs; ids `nyu_0000`... in file order."""
 
@@ -100,7 +65,7 @@ class NYUSource(Source):
                     raise UserError(f"{self.path}: missing dataset(s) {', '.join(missing)}")
                 self._count = int(f["images"].shape[0])
                 self._image_shape = tuple(f["images"].shape[1:])
-                names = _read_names(f, self.path)
+                names = hdf5_strings(f, f["names"], self.path, "names")
         except OSError as err:
             raise UserError(f"{self.path}: cannot read as HDF5 / MATLAB v7.3 ({err})") from None
         self._setup_classes(names, mapping)
@@ -111,8 +76,9 @@ class NYUSource(Source):
         if mapping is None:
             if n > MAX_CLASSES:
                 raise UserError(
-                    f"{self.path}: {n} classes cannot be one-hot with ignore index {IGNORE_INDEX};"
-                    " pass a mapping file (e.g. to the 40 classes)"
+                    f"{self.path}: {n} labels cannot be one-hot with ignore index "
+                    f"{IGNORE_INDEX}; pass --mapping nyu40 (Gupta et al.), nyu13 (Couprie "
+                    "et al.), classMapping40.mat or a JSON mapping"
                 )
             self.classes = tuple(
                 ClassInfo(name, color) for name, color in zip(names, palette_colors(n), strict=True)
@@ -120,13 +86,8 @@ class NYUSource(Source):
             lut[1:] = np.arange(n)
             self._mapping = None
         else:
-            where = str(mapping) if not isinstance(mapping, dict) else "mapping"
-            if not isinstance(mapping, dict):
-                try:
-                    mapping = json.loads(Path(mapping).read_text(encoding="utf-8"))
-                except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
-                    raise UserError(f"{where}: cannot read the mapping JSON ({err})") from None
-            self._mapping = _parse_mapping(mapping, n, where)
+            raw, where = load_mapping(mapping, names)
+            self._mapping = parse_mapping(raw, n, where)
             self.classes = classes_from_json(self._mapping["classes"], where)
             for key, value in self._mapping["map"].items():
                 lut[int(key)] = IGNORE_INDEX if value == 0 else value - 1
@@ -139,8 +100,12 @@ class NYUSource(Source):
         return {"mapping": self._mapping}
 
     def default_size(self) -> tuple[int, int]:
-        """Half the NYU resolution (480x640)."""
-        return (240, 320)
+        """256x320: a power-of-two height for the CRN, about half NYU's 480x640."""
+        return (256, 320)
+
+    def default_fit(self) -> str:
+        """Crop: 480x640 frames lose 20 columns at each side to keep 256x320's 4:5 aspect."""
+        return "crop"
 
     def ids(self, subset: str | None = None) -> list[str]:
         """`nyu_0000` .. in file order."""

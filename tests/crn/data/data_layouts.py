@@ -7,7 +7,17 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import scipy.io
 from PIL import Image
+
+from crn.data.sources.nyu_maps import (
+    NUM_LABELS,
+    NYU13_FROM_40,
+    NYU13_NAMES,
+    NYU40_NAMES,
+    NYU40_SINGLE,
+    nyu40_table,
+)
 
 H, W = 12, 16
 
@@ -63,20 +73,84 @@ def _mk(path: Path) -> Path:
 NYU_NAMES = ["wall", "floor", "cabinet", "bed", "chair"]
 
 
-def make_nyu(path: Path, n: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def nyu_full_names() -> list[str]:
+    """894 label names as NYU v2 orders them where the 40-class mapping checks them."""
+    names = [f"label {k}" for k in range(1, NUM_LABELS + 1)]
+    for name, label in NYU40_SINGLE:
+        names[label - 1] = name
+    return names
+
+
+def make_nyu(
+    path: Path, n: int = 4, names: list[str] | None = None, h: int = H, w: int = W
+) -> tuple[np.ndarray, np.ndarray]:
     """A v7.3-style .mat: images (N,3,W,H), labels (N,W,H), names as a cell of char refs."""
+    names = NYU_NAMES if names is None else names
     rng = np.random.default_rng(0)
-    photos = rng.integers(0, 256, (n, H, W, 3), dtype=np.uint8)
-    labels = rng.integers(0, len(NYU_NAMES) + 1, (n, H, W)).astype(np.uint16)
+    photos = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+    labels = rng.integers(0, len(names) + 1, (n, h, w)).astype(np.uint16)
     with h5py.File(path, "w") as f:
         f.create_dataset("images", data=photos.transpose(0, 3, 2, 1))
         f.create_dataset("labels", data=labels.transpose(0, 2, 1))
         refs = f.create_group("#refs#")
-        names = f.create_dataset("names", (1, len(NYU_NAMES)), dtype=h5py.ref_dtype)
-        for i, name in enumerate(NYU_NAMES):
+        cell = f.create_dataset("names", (1, len(names)), dtype=h5py.ref_dtype)
+        for i, name in enumerate(names):
             chars = refs.create_dataset(f"n{i}", data=np.array([[ord(c)] for c in name], np.uint16))
-            names[0, i] = chars.ref
+            cell[0, i] = chars.ref
     return photos, labels
+
+
+def _cell(strings: list[str]) -> np.ndarray:
+    cell = np.empty((1, len(strings)), dtype=object)
+    for i, text in enumerate(strings):
+        cell[0, i] = text
+    return cell
+
+
+def make_nyu_splits_mat(path: Path, train: list[int], test: list[int]) -> Path:
+    """NYU's splits.mat (MATLAB 5): trainNdxs and testNdxs, 1-based uint16 column vectors."""
+    scipy.io.savemat(
+        path,
+        {
+            "trainNdxs": np.array(train, np.uint16).reshape(-1, 1),
+            "testNdxs": np.array(test, np.uint16).reshape(-1, 1),
+        },
+    )
+    return path
+
+
+def make_class_mapping40(path: Path, table: list[int] | None = None) -> Path:
+    """Gupta et al.'s classMapping40.mat (MATLAB 5): mapClass, className, allClassName."""
+    table = nyu40_table() if table is None else table
+    scipy.io.savemat(
+        path,
+        {
+            "mapClass": np.array(table, np.uint8).reshape(1, -1),
+            "className": _cell(list(NYU40_NAMES)),
+            "allClassName": _cell(nyu_full_names()),
+            "mapToNYUSuperClass": np.ones((1, 40), np.uint8),
+        },
+    )
+    return path
+
+
+def make_class13_mapping(path: Path) -> Path:
+    """class13Mapping.mat (MATLAB 5): a struct of labels13 (40 -> 13) and classNames."""
+    struct = {"labels13": np.array(NYU13_FROM_40, np.uint8).reshape(1, -1)}
+    struct["classNames"] = _cell(list(NYU13_NAMES))
+    scipy.io.savemat(path, {"classMapping13": struct})
+    return path
+
+
+def make_ade20k_full(root: Path) -> Path:
+    """The full ADE20K release's layout (ADE20K_2021_17_01), which crnkit does not read."""
+    base = root / "ADE20K_2021_17_01"
+    scene = base / "images" / "ADE" / "training" / "cultural" / "apse__indoor"
+    Image.fromarray(photo(0)).save(_mk(scene / "ADE_train_00000001.jpg"), quality=95)
+    save_png(scene / "ADE_train_00000001_seg.png", photo(1))
+    (base / "objects.txt").write_text("objectnames\twordnet_synset\n")
+    (base / "index_ade20k.pkl").write_bytes(b"\x80\x04N.")
+    return base
 
 
 FOLDER_CLASSES = [

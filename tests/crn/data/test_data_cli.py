@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from data_layouts import save_png
+from data_layouts import make_nyu, make_nyu_splits_mat, nyu_full_names, save_png
 
 from crn import cli
 from crn.data.splits import load_splits
@@ -226,3 +226,95 @@ def test_every_subcommand_has_an_example(capsys):
             cli.main(["data", sub, "--help"])
         assert exc.value.code == 0
         assert "example" in capsys.readouterr().out
+
+
+def test_split_nyu_official_split_with_the_40_classes(tmp_path, capsys):
+    mat = tmp_path / "nyu_depth_v2_labeled.mat"
+    make_nyu(mat, n=5, names=nyu_full_names(), h=24, w=32)
+    ids = make_nyu_splits_mat(tmp_path / "splits.mat", train=[1, 3, 4], test=[2])
+    out = tmp_path / "nyu.json"
+    argv = ["data", "split", "--source", "nyu", "--root", str(mat), "--mapping", "nyu40"]
+    code, text, _ = run(capsys, *argv, "--ids-from", str(ids), "--out", str(out))
+    summary = json.loads(text)
+    assert code == 0 and (summary["train"], summary["test"], summary["left_out"]) == (3, 1, 1)
+    data = json.loads(out.read_text())
+    assert data["size"] == [256, 320] and data["fit"] == "crop" and len(data["classes"]) == 40
+    assert data["params"]["ids_from"] == str(ids) and data["test"] == ["nyu_0001"]
+    code, text, _ = run(capsys, "data", "check", str(out))
+    assert code == 0 and "checked 4 pairs" in text
+
+
+def test_split_cityscapes_authors_labels(tmp_path, capsys, cityscapes_root):
+    root, _ = cityscapes_root
+    out = tmp_path / "cs.json"
+    code, _, _ = run(
+        capsys,
+        "data",
+        "split",
+        "--source",
+        "cityscapes",
+        "--root",
+        str(root),
+        "--labels",
+        "authors",
+        "--out",
+        str(out),
+    )
+    data = json.loads(out.read_text())
+    assert code == 0 and data["options"] == {"labels": "authors"} and len(data["classes"]) == 19
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({"classes": ["a"], "map": [1]}, "'map' must be an object"),
+        ({"classes": "wall", "map": {"1": 1}}, "'classes' must be a list"),
+    ],
+)
+def test_bad_nyu_mapping_is_one_line(tmp_path, capsys, nyu_mat, mapping, message):
+    path, _, _ = nyu_mat
+    (tmp_path / "map.json").write_text(json.dumps(mapping))
+    code, _, err = run(
+        capsys,
+        "data",
+        "split",
+        "--source",
+        "nyu",
+        "--root",
+        str(path),
+        "--mapping",
+        str(tmp_path / "map.json"),
+        "--out",
+        str(tmp_path / "s.json"),
+    )
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and message in lines[0]
+    assert not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--mapping", "nyu40"], "--mapping applies to the nyu source only"),
+        (["--ids-from", "{tmp}/none.txt"], "id list not found"),
+        (["--test", "1", "--ids-from", "{tmp}/ids.txt"], "--test does not apply with --ids-from"),
+    ],
+)
+def test_split_option_errors_are_one_line(tmp_path, capsys, folders_root, extra, message):
+    root, _ = folders_root
+    (tmp_path / "ids.txt").write_text("train img0\n")
+    extra = [a.replace("{tmp}", str(tmp_path)) for a in extra]
+    code, _, err = run(
+        capsys,
+        "data",
+        "split",
+        "--source",
+        "folders",
+        "--root",
+        str(root),
+        "--out",
+        str(tmp_path / "s.json"),
+        *extra,
+    )
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and message in lines[0]

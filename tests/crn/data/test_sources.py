@@ -7,13 +7,13 @@ import json
 import h5py
 import numpy as np
 import pytest
-from data_layouts import NYU_NAMES, make_nyu, photo, save_png
+from data_layouts import NYU_NAMES, make_ade20k_full, make_nyu, photo, save_png
 from PIL import Image
 
-from crn.data.classes import IGNORE_INDEX
+from crn.data.classes import IGNORE_INDEX, ClassInfo
 from crn.data.registry import SOURCES, open_source
 from crn.data.sources.ade20k import ADE_CLASSES
-from crn.data.sources.cityscapes import ID_CLASSES, TRAIN_CLASSES
+from crn.data.sources.cityscapes import ID_CLASSES, LABELS, TRAIN_CLASSES
 from crn.errors import UserError
 
 
@@ -219,3 +219,80 @@ def test_folders_bad_classes_json(tmp_path):
     (tmp_path / "classes.json").write_text('[{"name": "a", "color": [1, 2]}]')
     with pytest.raises(UserError, match=r"class 0 \('a'\) needs color"):
         open_source("folders", tmp_path)
+
+
+def test_cityscapes_authors_labels_follow_the_colour_palette(cityscapes_root):
+    root, _ = cityscapes_root
+    path = root / "gtFine/train/aachen/aachen_000000_000019_gtFine_labelIds.png"
+    ids = np.arange(12 * 16).reshape(12, 16) % 35
+    save_png(path, ids.astype(np.uint8))
+    authors = open_source("cityscapes", root, labels="authors")
+    assert authors.classes == TRAIN_CLASSES and authors.options == {"labels": "authors"}
+    label, _ = authors.load("aachen_000000_000019")
+    pole, car = TRAIN_CLASSES.index(ClassInfo("pole", (153, 153, 153))), 13
+    assert np.all(label[ids == 18] == pole)  # polegroup is drawn in pole's colour
+    assert np.all(label[ids == 34] == car)  # license plate in car's
+    keep = (ids != 18) & (ids != 34)
+    save_png(path, np.where(keep, ids, 0).astype(np.uint8))
+    train_label, _ = open_source("cityscapes", root).load("aachen_000000_000019")
+    assert np.array_equal(label[keep], train_label[keep])  # elsewhere the trainIds exactly
+    assert np.all(train_label[ids == 18] == IGNORE_INDEX)
+
+
+def _palette_png(path, index: np.ndarray, colors: list[tuple[int, int, int]]) -> None:
+    img = Image.fromarray(index.astype(np.uint8), "P")
+    img.putpalette([v for color in colors for v in color])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+
+
+def test_colour_label_saved_as_palette_png_is_refused(cityscapes_root):
+    root, raw = cityscapes_root
+    image_id = "frankfurt_000000_000294"
+    path = root / f"gtFine/val/frankfurt/{image_id}_gtFine_labelIds.png"
+    ids = raw[image_id]
+    colors = {label_id: color for _, label_id, _, color in LABELS}
+    used = sorted(set(ids.flat), key=lambda v: colors[v])  # palette in some other order
+    _palette_png(path, np.vectorize(used.index)(ids), [colors[v] for v in used])
+    with pytest.raises(UserError) as err:
+        open_source("cityscapes", root).load(image_id)
+    text = str(err.value)
+    assert str(path) in text and "palette PNG drawn in Cityscapes class colours" in text
+    assert "_gtFine_labelIds.png" in text and "\n" not in text
+    # the same ids with a palette that draws id k in id k's colour are ids: read as such
+    _palette_png(path, ids, [colors[v] for v in range(35)])
+    label, _ = open_source("cityscapes", root, labels="ids").load(image_id)
+    assert np.array_equal(label, ids.astype(np.int64))
+    # and an unrelated palette (e.g. a grey ramp) leaves the indices alone
+    _palette_png(path, ids, [(v, v, v) for v in range(256)])
+    assert np.array_equal(open_source("cityscapes", root, labels="ids").load(image_id)[0], ids)
+    save_png(path, np.stack([ids * 7] * 3, axis=-1).astype(np.uint8))
+    with pytest.raises(UserError, match=r"mode RGB.*a colour label\? use the label-id PNGs"):
+        open_source("cityscapes", root).load(image_id)
+
+
+def test_ade20k_colour_palette_png_is_refused(ade_root):
+    root, raw = ade_root
+    path = root / "ADEChallengeData2016/annotations/validation/ADE_val_00000001.png"
+    ann = raw["ADE_val_00000001"]
+    used = sorted(set(ann.flat), reverse=True)
+    colors = [(0, 0, 0)] + [c.color for c in ADE_CLASSES]
+    _palette_png(path, np.vectorize(used.index)(ann), [colors[v] for v in used])
+    with pytest.raises(UserError, match=r"palette PNG drawn in ADE20K class colours.*annotations"):
+        open_source("ade20k", root).load("ADE_val_00000001")
+
+
+def test_ade20k_names_follow_objectinfo150(ade_root):
+    root, _ = ade_root
+    src = open_source("ade20k", root)
+    assert src.classes[89].name == "television"  # index 90 of objectInfo150
+    assert src.classes[88].name == "booth" and src.classes[90].name == "airplane"
+
+
+def test_full_ade20k_release_is_refused_naming_the_supported_layout(tmp_path):
+    full = make_ade20k_full(tmp_path)
+    for root in (tmp_path, full):
+        with pytest.raises(UserError) as err:
+            open_source("ade20k", root)
+        text = str(err.value)
+        assert "ADE20K_2021_17_01" in text and "only" in text and "ADEChallengeData2016" in text

@@ -8,6 +8,8 @@ import shutil
 
 import pytest
 
+from crn.data.classes import ClassInfo
+from crn.data.sources.ade20k import LEGACY_CLASSES
 from crn.data.splits import Splits, load_splits, make_splits, open_split_source, save_splits
 from crn.data.splits import split_hash as compute_hash
 from crn.errors import UserError
@@ -15,7 +17,7 @@ from crn.errors import UserError
 
 def rehash(splits: Splits, **changes) -> str:
     s = dataclasses.replace(splits, **changes)
-    return compute_hash(s.source, s.size, s.classes, s.options, s.train, s.val, s.test)
+    return compute_hash(s.source, s.size, s.classes, s.options, s.train, s.val, s.test, s.fit)
 
 
 def test_random_split_is_seeded_disjoint_and_complete(synth_dir):
@@ -154,3 +156,99 @@ def test_changed_classes_are_detected(folders_root, tmp_path):
     (root / "classes.json").write_text(json.dumps([{"name": "x", "color": [0, 0, 1]}]))
     with pytest.raises(UserError, match="classes differ"):
         open_split_source(s)
+
+
+def test_hash_of_a_split_without_new_options_is_unchanged():
+    classes = (ClassInfo("road", (128, 64, 128)), ClassInfo("sky", (70, 130, 180)))
+    args = ("synthetic", (16, 32), classes, {}, ("a", "b"), (), ("c",))
+    # the value crnkit gave this split before "fit" and --ids-from existed
+    old = "61cdc7578f95adf1df4d641bbb18907c13820a474f910d34c3561e6955aa8d85"
+    assert compute_hash(*args) == old and compute_hash(*args, "stretch") == old
+    assert compute_hash(*args, "crop") != old
+
+
+def test_files_written_before_fit_still_load(synth_dir, tmp_path):
+    s = make_splits("synthetic", synth_dir, test=2)
+    assert s.fit == "stretch"
+    path = tmp_path / "old.json"
+    save_splits(s, path)
+    data = json.loads(path.read_text())
+    assert data["fit"] == "stretch"
+    del data["fit"]
+    path.write_text(json.dumps(data))
+    assert load_splits(path) == s
+    data["fit"] = "squash"
+    path.write_text(json.dumps(data))
+    with pytest.raises(UserError, match="fit 'squash' is not one of stretch, crop"):
+        load_splits(path)
+    crop = make_splits("synthetic", synth_dir, test=2, fit="crop", size="32x32")
+    save_splits(crop, path)
+    assert load_splits(path).fit == "crop" and crop.sha256 != s.sha256
+
+
+def test_ids_from_json_and_text(synth_dir, tmp_path):
+    listed = {"train": ["synth_000003", "synth_000001"], "test": ["synth_000007"]}
+    (tmp_path / "ids.json").write_text(json.dumps(listed))
+    (tmp_path / "ids.txt").write_text(
+        "# the same split as text\ntrain synth_000003\n\ntest synth_000007\ntrain synth_000001\n"
+    )
+    a = make_splits("synthetic", synth_dir, ids_from=tmp_path / "ids.json")
+    b = make_splits("synthetic", synth_dir, ids_from=tmp_path / "ids.txt")
+    assert a.train == ("synth_000001", "synth_000003") and a.test == ("synth_000007",)
+    assert a.sha256 == b.sha256 and a.params["left_out"] == 9
+    assert a.params["ids_sha256"] != b.params["ids_sha256"]
+    save_splits(a, tmp_path / "a.json")
+    c = make_splits("synthetic", synth_dir, ids_from=tmp_path / "a.json")  # a splits.json is a list
+    assert c.sha256 == a.sha256
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("dup.txt", "train synth_000001\ntest synth_000001\n", "listed twice"),
+        ("bad.txt", "train synth_000001\nholdout synth_000002\n", r"bad\.txt:2: expected"),
+        ("none.txt", "# nothing\n", "names no ids"),
+        ("unknown.json", '{"train": ["synth_000001", "kitti_1"]}', "not in the synthetic source"),
+        ("shape.json", '{"train": "synth_000001"}', "'train' must be a list"),
+        ("other.json", '{"ids": []}', 'expected an object with "train"'),
+        ("splits.mat", "", "applies to the nyu source only"),
+    ],
+)
+def test_ids_from_errors(synth_dir, tmp_path, name, text, message):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(UserError, match=message):
+        make_splits("synthetic", synth_dir, ids_from=tmp_path / name)
+
+
+def test_ids_from_cityscapes_may_take_ids_of_either_subset(cityscapes_root, tmp_path):
+    root, _ = cityscapes_root
+    (tmp_path / "ids.txt").write_text(
+        "train frankfurt_000000_000294\ntest aachen_000000_000019\nval bochum_000000_000313\n"
+    )
+    s = make_splits("cityscapes", root, ids_from=tmp_path / "ids.txt")
+    assert (s.train, s.val, s.test) == (
+        ("frankfurt_000000_000294",),
+        ("bochum_000000_000313",),
+        ("aachen_000000_000019",),
+    )
+    with pytest.raises(UserError, match="names val ids; --val does not apply"):
+        make_splits("cityscapes", root, ids_from=tmp_path / "ids.txt", val=1)
+
+
+def test_cityscapes_authors_labels_are_recorded_and_hashed(cityscapes_root):
+    root, _ = cityscapes_root
+    train = make_splits("cityscapes", root)
+    authors = make_splits("cityscapes", root, options={"labels": "authors"})
+    assert authors.options == {"labels": "authors"} and authors.classes == train.classes
+    assert authors.train == train.train and authors.sha256 != train.sha256
+
+
+def test_ade20k_splits_made_with_the_old_class_90_name_stay_usable(ade_root, tmp_path):
+    root, _ = ade_root
+    s = make_splits("ade20k", root)
+    old = dataclasses.replace(s, classes=LEGACY_CLASSES)
+    old = dataclasses.replace(old, sha256=rehash(old))
+    save_splits(old, tmp_path / "old.json")
+    loaded = load_splits(tmp_path / "old.json")
+    assert loaded.classes[89].name == "television receiver"
+    assert open_split_source(loaded).classes[89].name == "television"
