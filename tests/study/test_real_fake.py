@@ -207,7 +207,6 @@ def live(app):
 
 
 def test_simulated_participants_take_both_tasks_and_analysis_reads_them(tmp_path):
-    pytest.importorskip("analysis.crossed")
     from analysis.pipeline import AnalysisOptions, analyse
     from analysis.report import write_report
     from study.export import export_study
