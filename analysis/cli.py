@@ -244,12 +244,20 @@ def run_report(argv: list[str], prog: str) -> int:
     args = _report_parser(prog).parse_args(argv)
     result = analyse(_options(args))
     written = write_report(result, args.out)
-    print(to_markdown(result.table), end="")
+    for table in filter(None, (result.table, *_task_tables(result))):
+        print(to_markdown(table), end="")
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     index = Path(args.out) / "index.html"
     print(f"wrote {len(written)} files to {args.out} (open {index})")
     return 0
+
+
+def _task_tables(result) -> list:
+    tasks = result.tasks
+    if tasks is None:
+        return []
+    return [t for t in (tasks.table, tasks.threshold_table) if t is not None]
 
 
 def main(argv: list[str], prog: str = "crnkit analyze") -> int:

@@ -90,7 +90,9 @@ def exclusion_config(
 
 def _catch_failures(rows: pd.DataFrame, cfg: ExclusionConfig) -> set[str]:
     catch = rows[rows["kind"] == "catch"]
-    accuracy = catch.groupby("participant_id")["chose_a"].mean()
+    # "correct": the real photo chosen from a pair, or "fake" said of a single bad image.
+    column = "correct" if "correct" in catch.columns else "chose_a"
+    accuracy = catch.groupby("participant_id")[column].mean()
     return set(accuracy.index[accuracy < cfg.min_catch_accuracy])
 
 
@@ -120,6 +122,13 @@ def _timing_missed(rows: pd.DataFrame, cfg: ExclusionConfig) -> pd.Series:
     return flagged | (timed & ~(miss <= cfg.timing_tolerance_ms))
 
 
+def _no_answer(rows: pd.DataFrame, cfg: ExclusionConfig) -> pd.Series:
+    # Trials whose response deadline passed carry no choice: never counted as a judgment.
+    if "answered" not in rows.columns:
+        return pd.Series(False, index=rows.index)
+    return rows["answered"] == 0
+
+
 def _focus_lost(rows: pd.DataFrame, cfg: ExclusionConfig) -> pd.Series:
     if not cfg.exclude_focus_lost:
         return pd.Series(False, index=rows.index)
@@ -134,6 +143,7 @@ PARTICIPANT_RULES: dict[str, ParticipantRule] = {
     "incomplete": _incomplete,
 }
 TRIAL_RULES: dict[str, TrialRule] = {
+    "no answer": _no_answer,
     "too fast": _too_fast,
     "timing missed": _timing_missed,
     "focus lost": _focus_lost,
@@ -149,6 +159,7 @@ def _setting(rule: str, cfg: ExclusionConfig) -> str:
             if cfg.require_complete
             else "off"
         ),
+        "no answer": "response deadline passed",
         "too fast": f"response < {cfg.min_response_ms:g} ms",
         "timing missed": (
             "off"

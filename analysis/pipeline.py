@@ -21,9 +21,11 @@ from analysis.diagnostics import (
 )
 from analysis.errors import AnalysisInputError
 from analysis.exclusions import ExclusionConfig, ExclusionResult, apply_exclusions, exclusion_config
+from analysis.hype import TaskResults, analyse_tasks
 from analysis.load import LoadedResponses, load_responses
 from analysis.ranking import rank_methods
 from analysis.rates import family_statement, rate_table
+from analysis.schema import PAIRED
 from analysis.tables import PaperTable, Presentation, default_focal, focal_rates, paper_table
 
 # The coverage benchmark's grid starts at these sizes; below them the report warns.
@@ -60,21 +62,31 @@ class AnalysisOptions:
 
 @dataclass(frozen=True)
 class AnalysisResult:
-    """Everything the report shows, as DataFrames."""
+    """Everything the report shows, as DataFrames.
+
+    The paired fields (rates … diagnostics) are None when the input has only real-or-fake
+    tasks; `tasks` holds those tasks' results (empty when there are none).
+    """
 
     options: AnalysisOptions
     loaded: LoadedResponses
     configs: dict[str, ExclusionConfig]
     exclusions: ExclusionResult
-    rates: pd.DataFrame
-    focal: str
-    focal_long: pd.DataFrame
-    table: PaperTable
-    rankings: pd.DataFrame
-    curves: ExposureCurves
-    diagnostics: dict[str, pd.DataFrame]
+    rates: pd.DataFrame | None
+    focal: str | None
+    focal_long: pd.DataFrame | None
+    table: PaperTable | None
+    rankings: pd.DataFrame | None
+    curves: ExposureCurves | None
+    diagnostics: dict[str, pd.DataFrame] | None
     notes: tuple[str, ...]
     multiplicity: str = ""
+    tasks: TaskResults | None = None
+
+    @property
+    def has_paired(self) -> bool:
+        """Whether paired comparisons were analysed."""
+        return self.rates is not None
 
 
 def _configs(loaded: LoadedResponses, overrides: Mapping[str, Any]) -> dict[str, ExclusionConfig]:
@@ -141,14 +153,24 @@ def estimability_notes(rates: pd.DataFrame) -> list[str]:
 
 
 def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> AnalysisResult:
-    """Load (unless given), exclude, estimate, rank, fit curves and tabulate."""
+    """Load (unless given), exclude, then analyse paired comparisons and single-image tasks."""
     if loaded is None:
         loaded = load_responses(options.paths, options.db_url, options.study_id, options.study_json)
     configs = _configs(loaded, options.exclusion_overrides)
     excluded = apply_exclusions(loaded.frame, configs)
-    kept = excluded.kept
+    tasks = analyse_tasks(excluded.kept, loaded.studies, options.bootstrap.level)
+    kept = excluded.kept[excluded.kept["task"] == PAIRED]
+    if kept.empty and not tasks.empty:
+        return AnalysisResult(
+            options, loaded, configs, excluded, *([None] * 7), notes=loaded.notes, tasks=tasks
+        )
     if kept.empty:
         raise AnalysisInputError(nothing_left(excluded))
+    return _paired(options, loaded, configs, excluded, kept, tasks)
+
+
+def _paired(options, loaded, configs, excluded, kept, tasks) -> AnalysisResult:
+    """Rates, the paper table, rankings, curves and diagnostics of the paired comparisons."""
     level, table_opts = options.bootstrap.level, options.table
     rates = rate_table(kept, level, options.correction, options.alpha, options.family)
     rates = pd.concat([rates, bootstrap_intervals(kept, rates, options.bootstrap)], axis=1)
@@ -158,7 +180,7 @@ def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> 
     table = paper_table(long, focal, table_opts.columns, table_opts.exposure, table_opts.ci, shown)
     rankings, rank_notes = rank_methods(kept, options.bootstrap)
     curves = fit_exposure_curves(kept, level)
-    trials = loaded.frame[loaded.frame["kind"] != "practice"]
+    trials = loaded.frame[(loaded.frame["kind"] != "practice") & (loaded.frame["task"] == PAIRED)]
     notes = (*loaded.notes, *estimability_notes(rates), *rank_notes, *curves.notes)
     return AnalysisResult(
         options=options,
@@ -174,6 +196,7 @@ def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> 
         diagnostics=_diagnostics(trials, kept),
         notes=notes,
         multiplicity=family_statement(rates, options.correction, options.alpha, options.family),
+        tasks=tasks,
     )
 
 
@@ -193,7 +216,21 @@ def settings_record(result: AnalysisResult) -> dict[str, Any]:
         "multiplicity": result.multiplicity,
         "alpha": opts.alpha,
         "table": asdict(opts.table) | {"focal": result.focal},
+        "tasks": task_settings(result),
         "notes": list(result.notes),
+    }
+
+
+def task_settings(result: AnalysisResult) -> dict[str, Any]:
+    """What the real-or-fake part analysed: tasks, participants and the threshold method."""
+    tasks = result.tasks
+    if tasks is None or tasks.empty:
+        return {}
+    return {
+        "real_fake_tasks": sorted(set(tasks.rates.get("task", pd.Series(dtype=str)))),
+        "staircase_tasks": sorted(set(tasks.thresholds.get("task", pd.Series(dtype=str)))),
+        "threshold": "psychometric fit per participant (shared slope and lapse), "
+        "mean over participants, grouped-jackknife interval",
     }
 
 
@@ -203,7 +240,8 @@ def settings_json(result: AnalysisResult) -> str:
 
 
 def output_names() -> tuple[str, ...]:
-    """Files `write_report` puts in the output folder."""
+    """Files `write_report` puts in the output folder for paired comparisons (TASK_FILES are
+    added when there are real-or-fake tasks)."""
     return (
         "index.html",
         "rates.csv",
@@ -226,3 +264,18 @@ def output_names() -> tuple[str, ...]:
 
 
 DIAGNOSTIC_FILES = ("position", "images", "participants", "devices", "device_summary", "timing")
+# Written when the input has real-or-fake tasks (see analysis.hype and docs/analysis.md).
+TASK_FILES = (
+    "hype_rates.csv",
+    "hype_table.md",
+    "hype_table.tex",
+    "hype_table.csv",
+    "staircase_thresholds.csv",
+    "staircase_participants.csv",
+    "staircase_tracks.csv",
+    "threshold_table.md",
+    "threshold_table.tex",
+    "threshold_table.csv",
+    "staircases.png",
+    "staircases.svg",
+)

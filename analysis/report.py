@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.hype_report import task_html, write_task_files
 from analysis.pipeline import DIAGNOSTIC_FILES, AnalysisResult, settings_json, settings_record
 from analysis.plots import (
     SavedFigure,
@@ -54,21 +55,25 @@ def _csv(frame: pd.DataFrame, path: Path) -> None:
 
 def write_tables(result: AnalysisResult, out: Path) -> None:
     """rates.csv, table.md/.tex/.csv, rankings.csv, exclusions and diagnostics CSV files."""
+    _csv(result.exclusions.report, out / "exclusions.csv")
+    _csv(result.exclusions.participants, out / "excluded_participants.csv")
+    atomic_write_text(out / "analysis.json", settings_json(result))
+    if not result.has_paired:
+        return
     _csv(result.rates, out / "rates.csv")
     atomic_write_text(out / "table.md", to_markdown(result.table))
     atomic_write_text(out / "table.tex", to_latex(result.table))
     atomic_write_text(out / "table.csv", to_csv(result.table))
     _csv(result.rankings, out / "rankings.csv")
-    _csv(result.exclusions.report, out / "exclusions.csv")
-    _csv(result.exclusions.participants, out / "excluded_participants.csv")
     _csv(result.curves.fits, out / "exposure_fits.csv")
     for name in DIAGNOSTIC_FILES:
         _csv(result.diagnostics[name], out / f"diagnostics_{name}.csv")
-    atomic_write_text(out / "analysis.json", settings_json(result))
 
 
 def write_figures(result: AnalysisResult, out: Path) -> dict[str, SavedFigure]:
     """exposure, rankings and diagnostics figures as PNG and SVG."""
+    if not result.has_paired:
+        return {}
     diag = result.diagnostics
     figures = {
         "exposure": exposure_figure(result.rates, result.curves.bands),
@@ -132,20 +137,15 @@ def _counts(result: AnalysisResult) -> dict[str, int]:
         "rows": len(frame),
         "participants": int(frame.groupby(["study_id", "participant_id"]).ngroups),
         "judgments": int((frame["kind"] == "test").sum()),
+        "single_judgments": int(((frame["kind"] == "test") & (frame["task"] != "paired")).sum()),
         "kept_judgments": len(kept),
         "kept_participants": int(kept.groupby(["study_id", "participant_id"]).ngroups),
     }
 
 
-def render_html(result: AnalysisResult, figures: dict[str, SavedFigure]) -> str:
-    """The self-contained report: tables inline, figures as inline SVG."""
-    import jinja2
-    from markupsafe import Markup
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
-    )
+def _paired_html(result: AnalysisResult) -> dict[str, str]:
+    if not result.has_paired:
+        return {}
     diag = result.diagnostics
     worst = diag["images"][diag["images"]["fails"]].head(30)
     html = {
@@ -159,6 +159,22 @@ def render_html(result: AnalysisResult, figures: dict[str, SavedFigure]) -> str:
         "device_summary": _html_table(diag["device_summary"]),
         "failing_images": _html_table(worst),
     }
+    return html
+
+
+def render_html(
+    result: AnalysisResult, figures: dict[str, SavedFigure], tasks_figure: SavedFigure | None = None
+) -> str:
+    """The self-contained report: tables inline, figures as inline SVG."""
+    import jinja2
+    from markupsafe import Markup
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    html = _paired_html(result)
+    html |= {f"task_{k}": v for k, v in task_html(result.tasks, tasks_figure, _html_table).items()}
     return env.get_template("report.html").render(
         result=result,
         html={k: Markup(v) for k, v in html.items()},
@@ -182,5 +198,6 @@ def write_report(result: AnalysisResult, out_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     write_tables(result, out)
     figures = write_figures(result, out)
-    atomic_write_text(out / "index.html", render_html(result, figures))
+    tasks_figure = write_task_files(result.tasks, out)
+    atomic_write_text(out / "index.html", render_html(result, figures, tasks_figure))
     return sorted(p for p in out.iterdir() if p.is_file())

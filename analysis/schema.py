@@ -9,9 +9,27 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from crnkit_common.responses import CATCH_COMPARISON, COLUMNS, KINDS, UNLIMITED
+from crnkit_common.responses import (
+    CATCH_COMPARISON,
+    COLUMNS,
+    KINDS,
+    OPTIONAL_COLUMNS,
+    PAIRED,
+    SINGLE_TASKS,
+    TASKS,
+    UNLIMITED,
+)
 
-__all__ = ["CATCH_COMPARISON", "COLUMNS", "KINDS", "UNLIMITED"]
+__all__ = [
+    "CATCH_COMPARISON",
+    "COLUMNS",
+    "KINDS",
+    "OPTIONAL_COLUMNS",
+    "PAIRED",
+    "SINGLE_TASKS",
+    "TASKS",
+    "UNLIMITED",
+]
 
 # The one timing rule of the exclusions, quoted verbatim by `--help` and docs/analysis.md.
 TIMING_RULE = (

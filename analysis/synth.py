@@ -165,6 +165,7 @@ def simulate_responses(spec: SimulationSpec) -> pd.DataFrame:
     plan["platform"] = "local"
     plan["window_w"], plan["window_h"] = 1280, 800
     plan["user_agent"] = "Mozilla/5.0 (simulated)"
+    plan["task"] = "paired"
     return plan[list(COLUMNS)].reset_index(drop=True)
 
 

@@ -6,7 +6,16 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisInputError
-from analysis.schema import CATCH_COMPARISON, COLUMNS, KINDS, UNLIMITED
+from analysis.schema import (
+    CATCH_COMPARISON,
+    COLUMNS,
+    KINDS,
+    OPTIONAL_COLUMNS,
+    PAIRED,
+    SINGLE_TASKS,
+    TASKS,
+    UNLIMITED,
+)
 
 REQUIRED_TEXT = (
     "study_id",
@@ -19,7 +28,6 @@ REQUIRED_TEXT = (
     "method_b",
     "left_method",
     "right_method",
-    "chosen_method",
     "exposure",
 )
 OPTIONAL_NUMBERS = (
@@ -46,7 +54,7 @@ def _fail(source: str, frame: pd.DataFrame, bad: pd.Series, what: str) -> None:
 
 
 def _check_columns(raw: pd.DataFrame, source: str) -> None:
-    missing = [c for c in COLUMNS if c not in raw.columns]
+    missing = [c for c in COLUMNS if c not in raw.columns and c not in OPTIONAL_COLUMNS]
     if missing:
         raise AnalysisInputError(
             f"{source}: missing column(s) {', '.join(missing)} (contract 5 in docs/contracts.md "
@@ -58,8 +66,15 @@ def _check_columns(raw: pd.DataFrame, source: str) -> None:
 
 def _text(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     out = pd.DataFrame(index=raw.index)
-    for col in (*REQUIRED_TEXT, "platform", "user_agent", "shown_at", "answered_at"):
+    text = ("chosen_method", "platform", "user_agent", "shown_at", "answered_at")
+    for col in (*REQUIRED_TEXT, *text):
         out[col] = raw[col].astype(str).str.strip()
+    task = raw["task"] if "task" in raw.columns else pd.Series(OPTIONAL_COLUMNS["task"], raw.index)
+    task = task.astype(object).where(task.notna(), "").astype(str).str.strip()
+    out["task"] = task.replace("", OPTIONAL_COLUMNS["task"])
+    bad_task = ~out["task"].isin(TASKS)
+    shown = out["task"][bad_task].iloc[0] if bad_task.any() else ""
+    _fail(source, raw, bad_task, f"task {shown!r} is not one of {', '.join(TASKS)}")
     for col in REQUIRED_TEXT:
         empty = out[col] == ""
         _fail(source, raw, empty, f"column {col} is empty (it is required)")
@@ -113,10 +128,14 @@ def _check_methods(out: pd.DataFrame, raw: pd.DataFrame, source: str) -> None:
     a, b = out["method_a"], out["method_b"]
     left, right = out["left_method"], out["right_method"]
     _fail(source, raw, a == b, "method_a and method_b are the same method")
-    shown = ((left == a) & (right == b)) | ((left == b) & (right == a))
-    _fail(source, raw, ~shown, "left_method/right_method are not method_a and method_b")
+    single = out["task"].isin(SINGLE_TASKS)
+    pair = ((left == a) & (right == b)) | ((left == b) & (right == a))
+    one = (left == right) & ((left == a) | (left == b))
+    _fail(source, raw, ~single & ~pair, "left_method/right_method are not method_a and method_b")
+    _fail(source, raw, single & ~one, "a single-image row must show method_a or b on both sides")
     chosen = out["chosen_method"]
-    _fail(source, raw, (chosen != a) & (chosen != b), "chosen_method is neither method_a nor b")
+    unknown = (chosen != a) & (chosen != b) & (chosen != "")
+    _fail(source, raw, unknown, "chosen_method is neither method_a nor b (nor empty)")
     catch = out["kind"] == "catch"
     is_catch_cmp = out["comparison"] == CATCH_COMPARISON
     _fail(source, raw, catch != is_catch_cmp, "catch rows (and only they) have comparison 'catch'")
@@ -168,4 +187,10 @@ def validate_responses(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     out = out[list(COLUMNS)].copy()
     out["chose_a"] = (out["chosen_method"] == out["method_a"]).astype("int8")
     out["chose_left"] = (out["chosen_method"] == out["left_method"]).astype("int8")
+    out["answered"] = (out["chosen_method"] != "").astype("int8")
+    # Single images: correct means naming what was shown; pairs: catch rows choose method_a.
+    single = out["task"] != PAIRED
+    out["correct"] = np.where(
+        single, out["chosen_method"] == out["left_method"], out["chosen_method"] == out["method_a"]
+    ).astype("int8")
     return out

@@ -8,7 +8,8 @@ true rate. In unbalanced designs m_p is uniform on [6, 54] (mean 30); in balance
 
 For every scenario it prints coverage of the 95 % interval, its mean width, and (where the
 true rate is 50 %) the share of studies whose test rejected at 5 %: for the headline crossed
-interval of `analysis.crossed` and, for contrast, Wilson (judgments treated as independent).
+interval of `crnkit_common.proportions` and, for contrast, Wilson (judgments treated as
+independent).
 The last line is a JSON summary (ranges over the grid, seconds taken).
 
 usage: python benchmarks/bench_coverage.py [--studies 1000] [--workers 2] [--quick]

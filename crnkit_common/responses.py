@@ -34,8 +34,19 @@ COLUMNS: tuple[str, ...] = (
     "window_h",
     "focus_lost",
     "user_agent",
+    "task",
 )
+# Columns an older export may lack, with the value they mean there.
+OPTIONAL_COLUMNS: dict[str, str] = {"task": "paired"}
 
 KINDS: tuple[str, ...] = ("test", "practice", "catch")
 UNLIMITED = "unlimited"
 CATCH_COMPARISON = "catch"
+
+# What a row's `task` column says it came from: two images side by side, or one image at a time
+# ("real or fake?"), at fixed exposures or on an adaptive staircase.
+PAIRED = "paired"
+REAL_FAKE = "real_fake"
+STAIRCASE = "staircase"
+SINGLE_TASKS: tuple[str, ...] = (REAL_FAKE, STAIRCASE)
+TASKS: tuple[str, ...] = (PAIRED, *SINGLE_TASKS)

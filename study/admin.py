@@ -219,20 +219,22 @@ def participant_counts(engine: Engine, study_id: str) -> dict[str, int]:
     return counts
 
 
+# Staircase trials have one exposure each: they are shown as one cell per task.
 _CELLS_SQL = """
-SELECT t.kind, t.comparison, t.exposure, COUNT(t.id), COUNT(r.id),
+SELECT t.kind, t.comparison, t.cell_exposure, COUNT(t.id), COUNT(r.id),
        SUM(CASE WHEN r.chosen_method = t.method_a THEN 1 ELSE 0 END),
        SUM(CASE WHEN r.timing_ok = 1 THEN 1 ELSE 0 END)
-FROM trial t
+FROM (SELECT trial.*, CASE WHEN task = 'staircase' THEN 'staircase' ELSE exposure END
+      AS cell_exposure FROM trial) t
 JOIN participant p ON p.id = t.participant_id
 LEFT JOIN response r ON r.trial_id = t.id
 WHERE p.study_id = :id
-GROUP BY t.kind, t.comparison, t.exposure
+GROUP BY t.kind, t.comparison, t.cell_exposure
 """
 
 
 def _exposure_order(exposure: str) -> float:
-    return float("inf") if exposure == "unlimited" else float(exposure)
+    return float(exposure) if exposure.isdigit() else float("inf")
 
 
 _JUDGMENTS_SQL = """

@@ -11,11 +11,14 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from crnkit_common.responses import STAIRCASE
 from study.db import Event, Participant, Response, Trial, write_tx
 from study.httperrors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from study.participants import MAX_USER_AGENT, hash_token, token_owner
 from study.payloads import AnswerPayload, EventIn
 from study.runtime import StudyRuntime
+from study.scheduler import PAIRED
+from study.single import chosen_for, single_feedback, staircase_exposure
 
 P = Participant.__table__
 T = Trial.__table__
@@ -32,7 +35,9 @@ _LOOKUP = (
         T.c.participant_id,
         T.c.position,
         T.c.kind,
+        T.c.task,
         T.c.method_a,
+        T.c.method_b,
         T.c.left_method,
         T.c.right_method,
         T.c.exposure_ms_target,
@@ -51,6 +56,8 @@ _TRIAL_AT = select(
     T.c.id,
     T.c.position,
     T.c.kind,
+    T.c.task,
+    T.c.comparison,
     T.c.image_id,
     T.c.left_method,
     T.c.right_method,
@@ -83,16 +90,22 @@ def timing_ok(target_ms: int | None, measured_ms: float | None, frame_ms: float 
     return int(abs(measured_ms - target_ms) <= tolerance + TIMING_SLACK_MS)
 
 
-def trial_json(rt: StudyRuntime, row) -> dict[str, Any]:
+def trial_json(rt: StudyRuntime, row, exposure_ms: int | None = None) -> dict[str, Any]:
     """What the browser learns about a trial: never the methods, only opaque image URLs."""
-    return {
+    out = {
         "id": row.id,
         "index": row.position,
         "practice": row.kind == "practice",
-        "exposure_ms": row.exposure_ms_target,
-        "left": rt.images.url(row.left_method, row.image_id),
-        "right": rt.images.url(row.right_method, row.image_id),
+        "exposure_ms": row.exposure_ms_target if exposure_ms is None else exposure_ms,
     }
+    if row.task == PAIRED:
+        out["mode"] = "pair"
+        out["left"] = rt.images.url(row.left_method, row.image_id)
+        out["right"] = rt.images.url(row.right_method, row.image_id)
+    else:
+        out["mode"] = "single"
+        out["image"] = rt.images.url(row.left_method, row.image_id)
+    return out
 
 
 def _serve(conn: Connection, rt: StudyRuntime, pid: int, position: int, now: str):
@@ -100,9 +113,19 @@ def _serve(conn: Connection, rt: StudyRuntime, pid: int, position: int, now: str
     row = conn.execute(_TRIAL_AT, {"pid": pid, "position": position}).first()
     if row is None:
         return None
+    exposure = None
     if row.served_at is None:
+        if row.task == STAIRCASE:
+            # The staircase's exposure is fixed when the trial is first served, from the answers
+            # so far; a reload or a retry serves the same exposure again.
+            exposure = staircase_exposure(conn, rt.spec.staircase, pid, row)
+            conn.execute(
+                update(T)
+                .where(T.c.id == row.id)
+                .values(exposure=str(exposure), exposure_ms_target=exposure)
+            )
         conn.execute(_MARK_SERVED, {"tid": row.id, "now": now})
-    return trial_json(rt, row)
+    return trial_json(rt, row, exposure)
 
 
 def completion_json(conn: Connection, rt: StudyRuntime, pid: int) -> dict[str, Any]:
@@ -163,7 +186,15 @@ def _check_access(conn: Connection, rt: StudyRuntime, token_hash: str, row) -> N
     raise ForbiddenError("this trial belongs to another participant")
 
 
-def _check_fits(row, payload: AnswerPayload) -> None:
+def _check_fits(rt: StudyRuntime, row, payload: AnswerPayload) -> None:
+    if payload.choice == "none":
+        if not rt.spec.timing.response_deadline_ms:
+            raise InvalidError(
+                "'choice' \"none\" needs a response deadline, and this study has none"
+            )
+    elif (payload.choice in ("left", "right")) != (row.task == PAIRED):
+        expected = '"left" or "right"' if row.task == PAIRED else '"real" or "fake"'
+        raise InvalidError(f"'choice' must be {expected} for this trial, got \"{payload.choice}\"")
     if row.exposure_ms_target is None and payload.exposure_ms_measured is not None:
         raise InvalidError("'exposure_ms_measured' must be null for an unlimited trial")
     if row.exposure_ms_target is not None and payload.exposure_ms_measured is None:
@@ -175,8 +206,11 @@ def _ack(conn, rt: StudyRuntime, row, chosen: str, ok: int, now: str) -> dict[st
     done = answered >= row.trials_total
     feedback = None
     if row.kind == "practice" and rt.spec.practice is not None and rt.spec.practice.feedback:
-        correct_side = "left" if row.left_method == row.method_a else "right"
-        feedback = {"correct": chosen == row.method_a, "correct_side": correct_side}
+        if row.task != PAIRED:
+            feedback = single_feedback(row, chosen)
+        else:
+            correct_side = "left" if row.left_method == row.method_a else "right"
+            feedback = {"correct": chosen == row.method_a, "correct_side": correct_side}
     return {
         "trial_id": row.id,
         "timing_ok": ok,
@@ -208,8 +242,8 @@ def record_answer(
             raise ConflictError(
                 "this trial has not been shown yet (answer the current trial first)"
             )
-        _check_fits(row, payload)
-        chosen = row.left_method if payload.choice == "left" else row.right_method
+        _check_fits(rt, row, payload)
+        chosen = chosen_for(row, payload.choice)
         ok = timing_ok(row.exposure_ms_target, payload.exposure_ms_measured, payload.frame_ms)
         onset = max(moment - timedelta(milliseconds=payload.response_ms), _parse(row.served_at))
         values = _response_values(payload, chosen, ok, iso(onset), now, user_agent)

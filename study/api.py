@@ -70,6 +70,17 @@ def answer(trial_id: int):
     return jsonify(ack)
 
 
+@bp.post("/questions")
+def questions():
+    """Store the optional post-task answers of the token's participant (once, when finished)."""
+    from study.questions import parse_questions, record_questions
+
+    token = _token()
+    rt = runtime()
+    record_questions(rt, token, parse_questions(_body(), rt.spec.questions))
+    return jsonify(stored=True), 201
+
+
 @bp.post("/events")
 def events():
     """Store browser events (focus lost, resize, fullscreen exit…)."""

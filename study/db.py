@@ -81,6 +81,7 @@ class Participant(Base):
     session_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     platform_study_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="started")  # started|finished|refused
+    condition: Mapped[str | None] = mapped_column(String(128), nullable=True)
     seed: Mapped[int] = mapped_column(Integer)
     trials_total: Mapped[int] = mapped_column(Integer, default=0)  # practice + test + catch
     user_agent: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -112,6 +113,8 @@ class Trial(Base):
     right_method: Mapped[str] = mapped_column(String(128))
     exposure: Mapped[str] = mapped_column(String(16))  # "125" … "8000" | "unlimited"
     exposure_ms_target: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # paired | real_fake | staircase; a staircase trial's exposure is set when it is served
+    task: Mapped[str] = mapped_column(String(16), default="paired", server_default="paired")
     served_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
     participant: Mapped[Participant] = relationship(back_populates="trials")
     response: Mapped[Response | None] = relationship(back_populates="trial", uselist=False)
@@ -154,6 +157,18 @@ class Coverage(Base):
     n: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Questionnaire(Base):
+    """The optional post-task answers of one participant (one row each, see [questions])."""
+
+    __tablename__ = "questionnaire"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), unique=True)
+    age_band: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    vision: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    submitted_at: Mapped[str] = mapped_column(String(32), default=utc_now)
+
+
 class Event(Base):
     """Something that happened in the participant's browser: focus lost, resize, fullscreen exit."""
 
@@ -177,7 +192,7 @@ SELECT s.id AS study_id, s.dataset AS dataset, p.public_id AS participant_id,
        r.timing_ok AS timing_ok, r.frame_ms AS frame_ms, r.dpr AS dpr,
        r.response_ms AS response_ms, r.shown_at AS shown_at, r.answered_at AS answered_at,
        r.window_w AS window_w, r.window_h AS window_h, r.focus_lost AS focus_lost,
-       r.user_agent AS user_agent
+       r.user_agent AS user_agent, t.task AS task
 FROM response r
 JOIN trial t ON t.id = r.trial_id
 JOIN participant p ON p.id = t.participant_id
@@ -258,10 +273,13 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
 def init_db(engine: Engine) -> None:
     """Create missing tables and the export view; existing data is left untouched."""
     # One write transaction, so that several server processes starting at once do not race.
+    from study.migrate import add_missing_columns, view_is_current
+
     with write_tx(engine) as conn:
         had_coverage = "coverage" in inspect(conn).get_table_names()
         Base.metadata.create_all(conn)
+        add_missing_columns(conn)
         if not had_coverage:
             conn.execute(text(COVERAGE_BACKFILL_SQL))
-        if EXPORT_VIEW not in inspect(conn).get_view_names():
+        if not view_is_current(conn):
             conn.execute(text(EXPORT_VIEW_SQL))

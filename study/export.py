@@ -37,6 +37,7 @@ PARTICIPANT_COLUMNS = (
     "started_at",
     "finished_at",
     "worker_hash",
+    "condition",
 )
 
 _CHUNK_ROWS = 2000
@@ -48,13 +49,13 @@ SELECT p.public_id AS participant_id, p.platform AS platform, p.status AS status
            AS catch_correct,
        SUM(CASE WHEN t.kind = 'catch' THEN 1 ELSE 0 END) AS catch_total,
        p.completion_code AS completion_code, p.created_at AS started_at,
-       p.finished_at AS finished_at, p.worker_hash AS worker_hash
+       p.finished_at AS finished_at, p.worker_hash AS worker_hash, p.condition AS condition
 FROM participant p
 LEFT JOIN trial t ON t.participant_id = p.id
 LEFT JOIN response r ON r.trial_id = t.id
 {where}
 GROUP BY p.id, p.public_id, p.platform, p.status, p.completion_code, p.created_at, p.finished_at,
-         p.worker_hash
+         p.worker_hash, p.condition
 ORDER BY p.created_at, p.public_id
 """
 
@@ -195,6 +196,15 @@ def _imageset_entry(folder: str | None, digest: str) -> dict[str, Any]:
     return entry
 
 
+def _test_trials(spec: dict[str, Any]) -> int | None:
+    """Test trials each participant gets (paired plus real-or-fake); None when conditions vary
+    it (analysis then takes the longest participant's as complete)."""
+    if spec.get("conditions"):
+        return None
+    paired = spec.get("trials_per_participant") if spec.get("comparisons") else 0
+    return (paired or 0) + sum(int(t.get("trials", 0)) for t in spec.get("real_fake", []))
+
+
 def study_document(engine: Engine, study_id: str) -> dict[str, Any]:
     """The `study.json` document of a stored study: spec, its sha256, set digests, exclusions."""
     sql = "SELECT title, dataset, spec_json, spec_sha256, imagesets_json FROM study WHERE id = :id"
@@ -220,7 +230,7 @@ def study_document(engine: Engine, study_id: str) -> dict[str, Any]:
         },
         "exclusions": {
             **spec.get("exclusion", {}),
-            "trials_per_participant": spec.get("trials_per_participant"),
+            "trials_per_participant": _test_trials(spec),
         },
     }
 
@@ -230,8 +240,10 @@ def export_study(
     out: str | os.PathLike[str],
     study_id: str | None = None,
     participants_out: str | os.PathLike[str] | None = None,
+    questions_out: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Write responses.csv at `out`, study.json beside it and optionally participants.csv."""
+    """Write responses.csv at `out`, study.json beside it, optionally participants.csv and
+    the post-task answers."""
     chosen = pick_study_id(engine, study_id)
     out = Path(out)
     doc = study_document(engine, chosen)
@@ -248,6 +260,12 @@ def export_study(
     if participants_out is not None:
         write_chunks_atomic(participants_out, iter_participants_csv(engine, chosen))
         summary["participants_csv"] = str(participants_out)
+    if questions_out is not None:
+        from study.questions import QUESTION_COLUMNS, iter_question_rows
+
+        rows = iter_question_rows(engine, chosen)
+        write_chunks_atomic(questions_out, _csv_chunks(QUESTION_COLUMNS, rows))
+        summary["questions_csv"] = str(questions_out)
     return summary
 
 

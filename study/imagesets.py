@@ -48,6 +48,7 @@ def _pair(comparison_or_pair: Comparison | Pair) -> Pair:
 def used_pairs(spec: StudySpec) -> dict[str, Pair]:
     """Every pair of sets the study shows together, keyed by where the spec names it."""
     pairs = {f"comparison {c.id}": c.pair for c in spec.comparisons}
+    pairs |= {f"real_fake {t.id}": (t.method, t.real) for t in spec.real_fake}
     if spec.practice:
         pairs["practice"] = (spec.practice.a, spec.practice.b)
     if spec.catch:

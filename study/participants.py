@@ -9,9 +9,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from crn.errors import UserError
+from crnkit_common.responses import STAIRCASE
 from study.db import Coverage, Participant, Study, Trial, utc_now, write_tx
 from study.httperrors import ConflictError, ForbiddenError, InvalidError, UnauthorizedError
 from study.platforms import hash_worker_id, parse_entry
@@ -100,7 +101,7 @@ def read_coverage(conn: Connection, study_id: str) -> dict[tuple[str, str, str],
 
 
 def _add_coverage(conn: Connection, study_id: str, known: dict, plan: list) -> None:
-    added = Counter((t.comparison, t.exposure, t.image_id) for t in plan if t.kind == "test")
+    added = Counter(t.coverage_key for t in plan if t.kind == "test")
     rows = [
         {"s": study_id, "c": c, "e": e, "i": i, "n": n} for (c, e, i), n in sorted(added.items())
     ]
@@ -206,7 +207,7 @@ def _took_excluded(conn: Connection, spec, worker_hash: str) -> bool:
 
 
 def _insert_participant(
-    conn, rt, entry, worker_hash, token, user_agent, *, status, public_id, seed, total
+    conn, rt, entry, worker_hash, token, user_agent, *, status, public_id, seed, total, condition
 ) -> int:
     return conn.execute(
         insert(P).values(
@@ -221,6 +222,7 @@ def _insert_participant(
             session_id=entry.session_id or None,
             platform_study_id=entry.platform_study_id or None,
             status=status,
+            condition=condition,
             seed=seed,
             trials_total=total,
             user_agent=(user_agent or "")[:MAX_USER_AGENT] or None,
@@ -247,14 +249,34 @@ def _refuse(conn, rt, entry, worker_hash, token, user_agent) -> None:
         public_id=public_id,
         seed=seed,
         total=0,
+        condition=None,
     )
+
+
+def assign_condition(conn: Connection, spec, study_id: str, seed: int) -> str | None:
+    """The condition with the fewest participants so far (refused ones not counted), ties at
+    random: counterbalanced assignment as psiTurk's num_conds does it; None without conditions.
+    """
+    if not spec.conditions:
+        return None
+    rows = conn.execute(
+        select(P.c.condition, func.count())
+        .where(P.c.study_id == study_id, P.c.status != "refused")
+        .group_by(P.c.condition)
+    )
+    counts = dict(rows.all())
+    ids = [c.id for c in spec.conditions]
+    fewest = min(counts.get(c, 0) for c in ids)
+    tied = [c for c in ids if counts.get(c, 0) == fewest]
+    return tied[seed % len(tied)]
 
 
 def _create(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment:
     public_id = _new_public_id()
     seed = participant_seed(rt.spec.seed, public_id)
+    condition = assign_condition(conn, rt.spec, rt.study_id, seed)
     coverage = read_coverage(conn, rt.study_id)
-    plan = plan_participant(rt.spec, rt.sets, coverage, seed)
+    plan = plan_participant(rt.spec, rt.sets, coverage, seed, condition)
     pk = _insert_participant(
         conn,
         rt,
@@ -266,6 +288,7 @@ def _create(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment:
         public_id=public_id,
         seed=seed,
         total=len(plan),
+        condition=condition,
     )
     conn.execute(
         insert(T),
@@ -281,8 +304,9 @@ def _create(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment:
                 "left_method": t.left_method,
                 "right_method": t.right_method,
                 "exposure": t.exposure,
-                "exposure_ms_target": exposure_ms(t.exposure),
+                "exposure_ms_target": None if t.task == STAIRCASE else exposure_ms(t.exposure),
                 "served_at": None,
+                "task": t.task,
             }
             for t in plan
         ],

@@ -10,7 +10,8 @@ from typing import Any
 
 from study.httperrors import BadRequestError, InvalidError
 
-CHOICES = ("left", "right")
+# left/right answer a pair; real/fake a single image; "none": the response deadline passed.
+CHOICES = ("left", "right", "real", "fake", "none")
 EVENT_TYPES = (
     "focus_lost",
     "focus_back",
@@ -99,7 +100,7 @@ def parse_answer(body: dict[str, Any]) -> AnswerPayload:
     _check_keys(body, ANSWER_KEYS)
     choice = body.get("choice")
     if choice not in CHOICES:
-        raise InvalidError(f'\'choice\' must be "left" or "right", got {_show(choice)}')
+        raise InvalidError(f"'choice' must be one of {', '.join(CHOICES)}, got {_show(choice)}")
     focus = body.get("focus_lost", False)
     if focus not in (True, False, 0, 1) or isinstance(focus, float):
         raise InvalidError(f"'focus_lost' must be true/false or 0/1, got {_show(focus)}")

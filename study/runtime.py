@@ -71,7 +71,9 @@ def upsert_study(engine: Engine, spec, sets) -> None:
     digests = set_digests(sets)
     with write_tx(engine) as conn:
         row = conn.execute(
-            select(STUDY.c.spec_sha256, STUDY.c.imagesets_json).where(STUDY.c.id == spec.id)
+            select(STUDY.c.spec_sha256, STUDY.c.imagesets_json, STUDY.c.spec_json).where(
+                STUDY.c.id == spec.id
+            )
         ).first()
         if row is None:
             conn.execute(
@@ -92,6 +94,7 @@ def upsert_study(engine: Engine, spec, sets) -> None:
             f"{row.spec_sha256[:12]}…, this one {spec.sha256[:12]}…); an edited spec must not "
             "change a running study: give it a new [study] id"
         )
+    _check_markdown(spec, json.loads(row.spec_json or "{}"))
     stored = json.loads(row.imagesets_json or "{}")
     if stored != digests:
         changed = sorted(n for n in set(stored) | set(digests) if stored.get(n) != digests.get(n))
@@ -99,3 +102,16 @@ def upsert_study(engine: Engine, spec, sets) -> None:
             f"study '{spec.id}' was started with other images in set(s) {', '.join(changed)}; "
             "changed image sets need a new [study] id"
         )
+
+
+def _check_markdown(spec, stored: dict) -> None:
+    """Consent and instructions files are part of the study: an edited one needs a new id."""
+    for key, name in (
+        ("consent_markdown", "consent_file"),
+        ("instructions_markdown", "instructions_file"),
+    ):
+        if stored.get(key, "") != getattr(spec, key):
+            raise UserError(
+                f"study '{spec.id}': {getattr(spec, name) or key} changed since the study started; "
+                "changed texts need a new [study] id"
+            )

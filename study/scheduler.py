@@ -1,6 +1,8 @@
 """Each participant's trial list, built server-side: pure and seeded (same inputs, same list).
 
-Test trials are spread evenly over the cells (comparison × exposure). Images are assigned by a
+Paired test trials are spread evenly over the cells (comparison × exposure); each real-or-fake
+task gets its own number of trials, exactly half showing the real set and half the generated one
+(a cell each). Images are assigned by a
 minimum-cost matching (scipy) whose costs rank, in this order: no layout shown twice to the
 participant, even coverage of every (comparison, exposure, image) across participants (from the
 `coverage` counts, least covered first), a per-cell preferred order that keeps cells from
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from crnkit_common.responses import PAIRED, REAL_FAKE
 from study.imagesets import StudySets
 from study.spec import StudySpec
 
@@ -38,27 +41,54 @@ class PlannedTrial:
     left_method: str
     right_method: str
     exposure: str
+    task: str = PAIRED
+
+    @property
+    def coverage_key(self) -> tuple[str, str, str]:
+        """(cell, exposure, image id) counted in the `coverage` table for test trials."""
+        shown = None if self.task == PAIRED else self.left_method
+        return (_cell_name(self.comparison, shown), self.exposure, self.image_id)
+
+
+def _cell_name(comparison: str, shown: str | None) -> str:
+    # Single-image cells are "<task id>:<set shown>"; ids cannot contain ":" (SAFE_NAME).
+    return comparison if shown is None else f"{comparison}:{shown}"
 
 
 @dataclass(frozen=True)
 class _Slot:
-    """A trial still without an image: its kind, cell key and the pair of sets it shows."""
+    """A trial still without an image: its kind, cell, the pair of sets and the set shown."""
 
     kind: str
     comparison: str
     exposure: str
     method_a: str
     method_b: str
+    shown: str | None = None  # single-image trials: the set whose image is shown
+    task: str = PAIRED
+
+    @property
+    def cell(self) -> tuple[str, str]:
+        """The key of this slot's cell: (comparison or "<task>:<shown>", exposure)."""
+        return (_cell_name(self.comparison, self.shown), self.exposure)
 
 
 def plan_participant(
-    spec: StudySpec, sets: StudySets, coverage: Coverage, seed: int
+    spec: StudySpec,
+    sets: StudySets,
+    coverage: Coverage,
+    seed: int,
+    condition: str | None = None,
 ) -> list[PlannedTrial]:
-    """Plan practice, test and catch trials for one participant (seeded by spec.seed and seed)."""
+    """Plan practice, test and catch trials for one participant (seeded by spec.seed and seed).
+
+    With a `condition`, only that condition's comparisons and real-or-fake tasks are planned.
+    """
     if seed < 0:
         raise ValueError(f"participant seed must be non-negative, got {seed}")
+    spec = spec.for_condition(condition)
     rng = np.random.default_rng([spec.seed, seed])
-    test = _test_slots(spec, sets, coverage, rng)
+    test = _test_slots(spec, sets, coverage, rng) + _real_fake_slots(spec)
     catch = _extra_slots(spec, "catch")
     practice = _extra_slots(spec, "practice")
     slots = test + catch + practice
@@ -75,6 +105,8 @@ def trials_per_cell(
 ) -> dict[tuple[str, str], int]:
     """Test trials per cell: an equal share each, the remainder to the least-covered cells."""
     cells = spec.cells()
+    if not cells:
+        return {}
     base, extra = divmod(spec.trials_per_participant, len(cells))
     counts = {cell: base for cell in cells}
     if extra:
@@ -99,12 +131,29 @@ def _test_slots(spec, sets, coverage, rng) -> list[_Slot]:
     return slots
 
 
+def _real_fake_slots(spec: StudySpec) -> list[_Slot]:
+    """Half of each task's trials show a real photo, half a generated image."""
+    slots = []
+    for task in spec.real_fake:
+        for shown in (task.real, task.method):
+            slot = _Slot("test", task.id, task.exposure, task.method, task.real, shown, task.task)
+            slots += [slot] * (task.trials // 2)
+    return slots
+
+
 def _extra_slots(spec: StudySpec, kind: str) -> list[_Slot]:
     part = spec.catch if kind == "catch" else spec.practice
     if part is None:
         return []
     a, b = (part.real, part.bad) if kind == "catch" else (part.a, part.b)
-    return [_Slot(kind, kind, part.exposure, a, b)] * part.trials
+    if part.task == PAIRED:
+        return [_Slot(kind, kind, part.exposure, a, b)] * part.trials
+    if kind == "catch":  # a single catch image is an obviously bad one: the answer is "fake"
+        return [_Slot(kind, kind, part.exposure, a, b, b, REAL_FAKE)] * part.trials
+    first = [_Slot(kind, kind, part.exposure, a, b, a, REAL_FAKE)] * (
+        part.trials - part.trials // 2
+    )
+    return first + [_Slot(kind, kind, part.exposure, a, b, b, REAL_FAKE)] * (part.trials // 2)
 
 
 @dataclass
@@ -122,7 +171,7 @@ def _cells(slots, spec, sets, coverage, column) -> dict[tuple[str, str], _Cell]:
     ranks = _cell_ranks(spec, sets)
     cells = {}
     for slot in slots:
-        key = (slot.comparison, slot.exposure)
+        key = slot.cell
         if key in cells:
             continue
         pool = sets.ids_for((slot.method_a, slot.method_b))
@@ -155,7 +204,7 @@ def _assign_images(
         per_cell: dict[tuple[str, str], np.ndarray] = {}
         for row, k in enumerate(remaining):
             slot = slots[k]
-            key = (slot.comparison, slot.exposure)
+            key = slot.cell
             if key not in per_cell:
                 per_cell[key] = _cell_costs(cells[key], slot.kind, uses, weights)
             cost[row, cells[key].cols] = per_cell[key]
@@ -164,7 +213,7 @@ def _assign_images(
         for row, col in zip(*linear_sum_assignment(cost), strict=True):
             if col < n_ids:
                 k = remaining[row]
-                cell = cells[(slots[k].comparison, slots[k].exposure)]
+                cell = cells[slots[k].cell]
                 chosen[k] = all_ids[col]
                 uses[col] += 1
                 cell.own[cell.where[int(col)]] += 1
@@ -177,16 +226,28 @@ def _cell_ranks(spec: StudySpec, sets: StudySets) -> dict[tuple[str, str], dict[
     Cells that walk through their images in orders offset from each other keep wanting different
     images at the same time, so later participants can still get unseen layouts in every cell.
     """
-    cells = spec.cells()
-    union = sorted({i for comp in spec.comparisons for i in sets.ids_for(comp)})
+    cells = cell_pools(spec, sets)
+    union = sorted({i for pool in cells.values() for i in pool})
     order = [union[k] for k in np.random.default_rng([spec.seed]).permutation(len(union))]
     step = max(1, len(union) // len(cells))
     ranks = {}
-    for index, (comp_id, exposure) in enumerate(cells):
-        pool = set(sets.ids_for(spec.comparison(comp_id)))
+    for index, (key, pool) in enumerate(cells.items()):
+        members = set(pool)
         rotated = order[index * step :] + order[: index * step]
-        ranks[(comp_id, exposure)] = {i: r for r, i in enumerate(x for x in rotated if x in pool)}
+        ranks[key] = {i: r for r, i in enumerate(x for x in rotated if x in members)}
     return ranks
+
+
+def cell_pools(spec: StudySpec, sets: StudySets) -> dict[tuple[str, str], list[str]]:
+    """Every test cell (paired comparison × exposure, real-or-fake task × set shown): its pool."""
+    cells = {
+        (comp_id, exp): sets.ids_for(spec.comparison(comp_id)) for comp_id, exp in spec.cells()
+    }
+    for task in spec.real_fake:
+        pool = sets.ids_for((task.method, task.real))
+        for shown in (task.real, task.method):
+            cells[(_cell_name(task.id, shown), task.exposure)] = pool
+    return cells
 
 
 def _weights(slots: Sequence[_Slot], n_ids: int) -> dict:
@@ -229,7 +290,8 @@ def _sides(slots: Sequence[_Slot], rng) -> list[bool]:
     a_left = [False] * len(slots)
     by_cell: dict[tuple[str, str], list[int]] = {}
     for k, slot in enumerate(slots):
-        by_cell.setdefault((slot.comparison, slot.exposure), []).append(k)
+        if slot.shown is None:
+            by_cell.setdefault(slot.cell, []).append(k)
     odd: dict[str, list[int]] = {}
     for (comparison, _), members in by_cell.items():
         members = list(rng.permutation(members))
@@ -259,6 +321,8 @@ def _interleave(test: list, catch: list, rng) -> list:
 
 def _planned(position: int, slot: _Slot, image_id: str, a_left: bool) -> PlannedTrial:
     left, right = (slot.method_a, slot.method_b) if a_left else (slot.method_b, slot.method_a)
+    if slot.shown is not None:
+        left = right = slot.shown
     return PlannedTrial(
         position=position,
         kind=slot.kind,
@@ -269,4 +333,5 @@ def _planned(position: int, slot: _Slot, image_id: str, a_left: bool) -> Planned
         left_method=left,
         right_method=right,
         exposure=slot.exposure,
+        task=slot.task,
     )

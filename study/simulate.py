@@ -93,6 +93,9 @@ class Oracle:
     set_of_key: Mapping[str, str]
     comparisons: Mapping[frozenset, tuple[str, str]]  # {set, set} -> (comparison id, method_a)
     correct: Mapping[frozenset, str]  # catch/practice pair -> the set that is the right answer
+    real_sets: frozenset = frozenset()  # sets whose single images are real photos
+    task_of_set: Mapping[str, str] = field(default_factory=dict)  # set shown -> real_fake task
+    sure_sets: frozenset = frozenset()  # catch/practice sets: answered with catch_accuracy
 
 
 def build_oracle(spec_path: str | Path, key_file: str | Path) -> Oracle:
@@ -113,11 +116,21 @@ def build_oracle(spec_path: str | Path, key_file: str | Path) -> Oracle:
     }
     comparisons = {frozenset(c.pair): (c.id, c.a) for c in spec.comparisons}
     correct = {}
+    real = {t.real for t in spec.real_fake}
+    sure = set()
     if spec.practice:
         correct[frozenset((spec.practice.a, spec.practice.b))] = spec.practice.a
+        real.add(spec.practice.a)
+        sure.add(spec.practice.b)
     if spec.catch:
         correct[frozenset((spec.catch.real, spec.catch.bad))] = spec.catch.real
-    return Oracle(keys, comparisons, correct)
+        real.add(spec.catch.real)
+        sure.add(spec.catch.bad)
+    task_of_set = {t.method: t.id for t in spec.real_fake}
+    for t in spec.real_fake:  # a real set used by exactly one task takes that task's curve
+        if sum(u.real == t.real for u in spec.real_fake) == 1:
+            task_of_set[t.real] = t.id
+    return Oracle(keys, comparisons, correct, frozenset(real), task_of_set, frozenset(sure))
 
 
 @dataclass
@@ -217,9 +230,28 @@ def _url_key(url: str) -> str:
     return url.rsplit("/", 1)[-1]
 
 
-def decide(person: Person, trial: Mapping[str, Any], oracle: Oracle | None, config: SimConfig):
-    """'left' or 'right' for one trial, following the curve of the pair's comparison."""
+def decide_single(person: Person, trial: Mapping[str, Any], oracle: Oracle | None, config):
+    """'real' or 'fake' for one image: correct with the task curve's probability."""
     rng = person.rng
+    shown = oracle.set_of_key.get(_url_key(trial["image"])) if oracle else None
+    if shown is None:
+        return rng.choice(("real", "fake"))
+    truth = "real" if shown in oracle.real_sets else "fake"
+    if trial.get("practice") or (shown in oracle.sure_sets and shown not in oracle.task_of_set):
+        p = config.catch_accuracy
+    else:
+        task = oracle.task_of_set.get(shown)
+        curve = config.curves.get(task, config.default_curve)
+        p = curve.p(trial.get("exposure_ms"), person.t50_scale, person.gain)
+    other = "fake" if truth == "real" else "real"
+    return truth if rng.random() < p else other
+
+
+def decide(person: Person, trial: Mapping[str, Any], oracle: Oracle | None, config: SimConfig):
+    """'left' or 'right' for a pair (the comparison's curve), 'real'/'fake' for one image."""
+    rng = person.rng
+    if trial.get("mode") == "single":
+        return decide_single(person, trial, oracle, config)
     if oracle is None:
         return rng.choice(("left", "right"))
     left = oracle.set_of_key.get(_url_key(trial["left"]))

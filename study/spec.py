@@ -1,4 +1,4 @@
-"""Contract 4 (docs/contracts.md): `study.toml` as frozen dataclasses; errors name the key.
+"""Contract 4: `study.toml` parsed into frozen dataclasses, with errors naming key and expectation.
 
 Every table's keys are declared once in `SCHEMA` (type, default, documentation): the parser and
 `spec_reference_markdown()` (which writes docs/study-spec.md) both read it, so they cannot drift.
@@ -6,6 +6,7 @@ Every table's keys are declared once in `SCHEMA` (type, default, documentation):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -14,6 +15,9 @@ from typing import Any
 
 from crn.errors import UserError
 from study import spec_schema as sc
+from study import spec_tasks as st
+from study.spec_extra import EXTRA_KEYS, TASK_TABLES
+from study.spec_tasks import Condition, QuestionsSpec, RealFakeTask, StaircaseSpec, TimingSpec
 
 UNLIMITED = sc.UNLIMITED
 PLATFORMS = ("local", "prolific", "mturk")
@@ -61,6 +65,7 @@ class PracticeSpec:
     b: str
     exposure: str
     feedback: bool
+    task: str = "paired"
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class CatchSpec:
     real: str
     bad: str
     exposure: str
+    task: str = "paired"
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ class DisplaySpec:
     min_window_height: int
     fullscreen: bool
     break_every: int
+    max_scale: float = 1.0
+    allow_mobile: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,8 @@ class StudySpec:
     question: str
     trials_per_participant: int
     seed: int
+    instructions_file: str
+    consent_file: str
     sets: dict[str, Path]
     comparisons: tuple[Comparison, ...]
     practice: PracticeSpec | None
@@ -124,6 +134,13 @@ class StudySpec:
     exclusion: ExclusionSpec
     platform: PlatformSpec
     display: DisplaySpec
+    real_fake: tuple[RealFakeTask, ...]
+    staircase: StaircaseSpec
+    timing: TimingSpec
+    questions: QuestionsSpec
+    conditions: tuple[Condition, ...]
+    instructions_markdown: str
+    consent_markdown: str
     sha256: str
     source_text: str
     labels: dict[str, str] = field(default_factory=dict)
@@ -140,6 +157,26 @@ class StudySpec:
         """Every (comparison id, exposure key) cell, in spec order."""
         return [(comp.id, exp) for comp in self.comparisons for exp in comp.exposures]
 
+    def condition(self, condition_id: str | None) -> Condition | None:
+        """The condition with this id; None for None (a study without conditions)."""
+        if condition_id is None:
+            return None
+        for cond in self.conditions:
+            if cond.id == condition_id:
+                return cond
+        raise KeyError(condition_id)
+
+    def for_condition(self, condition_id: str | None) -> StudySpec:
+        """This spec reduced to one condition's comparisons and tasks (itself without one)."""
+        cond = self.condition(condition_id)
+        if cond is None:
+            return self
+        return dataclasses.replace(
+            self,
+            comparisons=tuple(c for c in self.comparisons if c.id in cond.tasks),
+            real_fake=tuple(t for t in self.real_fake if t.id in cond.tasks),
+        )
+
     @property
     def practice_trials(self) -> int:
         """Number of practice trials per participant."""
@@ -151,9 +188,20 @@ class StudySpec:
         return self.catch.trials if self.catch else 0
 
     @property
+    def paired_trials(self) -> int:
+        """Test trials of the paired comparisons per participant (none without comparisons)."""
+        return self.trials_per_participant if self.comparisons else 0
+
+    @property
+    def test_trials(self) -> int:
+        """Paired plus real-or-fake test trials per participant."""
+        return self.paired_trials + sum(t.trials for t in self.real_fake)
+
+    @property
     def total_trials(self) -> int:
-        """Practice + test + catch trials per participant."""
-        return self.practice_trials + self.trials_per_participant + self.catch_trials
+        """Practice + test + catch trials per participant (largest over conditions)."""
+        tests = [self.for_condition(c.id).test_trials for c in self.conditions]
+        return self.practice_trials + max(tests or [self.test_trials]) + self.catch_trials
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of the spec (set paths as strings), for study.json."""
@@ -164,9 +212,12 @@ class StudySpec:
         out["comparisons"] = [
             {**asdict(c), "exposures": list(c.exposures)} for c in self.comparisons
         ]
-        for key in ("practice", "catch", "exclusion", "display"):
+        for key in ("practice", "catch", "exclusion", "display", "staircase", "timing"):
             value = getattr(self, key)
             out[key] = None if value is None else asdict(value)
+        out["questions"] = asdict(self.questions)
+        out["real_fake"] = [asdict(t) for t in self.real_fake]
+        out["conditions"] = [{"id": c.id, "tasks": list(c.tasks)} for c in self.conditions]
         out["platform"] = {
             **asdict(self.platform),
             "exclude_studies": list(self.platform.exclude_studies),
@@ -182,10 +233,19 @@ TABLE_CLASSES: dict[str, type] = {
     "exclusion": ExclusionSpec,
     "platform": PlatformSpec,
     "display": DisplaySpec,
+    "real_fake": RealFakeTask,
+    "staircase": StaircaseSpec,
+    "timing": TimingSpec,
+    "questions": QuestionsSpec,
+    "conditions": Condition,
 }
 
-SCHEMA = sc.SCHEMA
-TOP_LEVEL = sc.TOP_LEVEL
+# Every table's keys: the original ones, the keys added to them, then the new tables.
+SCHEMA: dict[str, tuple[sc.Key, ...]] = {
+    **{name: keys + EXTRA_KEYS.get(name, ()) for name, keys in sc.SCHEMA.items()},
+    **TASK_TABLES,
+}
+TOP_LEVEL = (*sc.TOP_LEVEL, *TASK_TABLES)
 
 
 def load_spec(path: str | Path) -> StudySpec:
@@ -207,35 +267,60 @@ def parse_spec(text: str, base_dir: str | Path, source_name: str = "study.toml")
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise SpecError([f"{source_name}: not valid TOML ({err})"]) from None
+    base = Path(base_dir)
     ctx = sc.Context(source_name)
     sc.check_unknown(ctx, doc, "", TOP_LEVEL)
-    study = sc.read_table(ctx, doc, "study")
-    sets, labels = _read_sets(ctx, doc, Path(base_dir))
+    study = sc.read_table(ctx, doc, "study", SCHEMA["study"])
+    sets, labels = _read_sets(ctx, doc, base)
     comparisons = _read_comparisons(ctx, doc, sets)
-    report = sc.read_table(ctx, doc, "report")
+    report = sc.read_table(ctx, doc, "report", SCHEMA["report"])
     _check_order(ctx, report.get("order", ()), sets)
-    practice = _read_optional(ctx, doc, "practice", sets, ("a", "b"))
-    catch = _read_optional(ctx, doc, "catch", sets, ("real", "bad"))
-    exclusion = sc.read_table(ctx, doc, "exclusion")
-    platform = sc.read_table(ctx, doc, "platform")
-    display = sc.read_table(ctx, doc, "display")
-    _cross_checks(ctx, platform)
+    taken = {c.id for c in comparisons}
+    real_fake = st.read_real_fake(ctx, doc, sets, taken)
+    if not comparisons and not real_fake and "comparisons" not in doc:
+        ctx.add("comparisons", "expected one or more [[comparisons]] or [[real_fake]] tables")
+    parts = {
+        "practice": _read_optional(ctx, doc, "practice", sets, ("a", "b")),
+        "catch": _read_optional(ctx, doc, "catch", sets, ("real", "bad")),
+    }
+    for values in filter(None, parts.values()):
+        values.setdefault("task", st.default_task_kind(doc))
+    tables = {name: sc.read_table(ctx, doc, name, SCHEMA[name]) for name in _PLAIN_TABLES}
+    task_ids = [c.id for c in comparisons] + [t.id for t in real_fake]
+    extra = {
+        "real_fake": real_fake,
+        "staircase": st.read_staircase(ctx, doc),
+        "timing": st.read_simple(ctx, doc, "timing", TimingSpec),
+        "questions": st.read_simple(ctx, doc, "questions", QuestionsSpec),
+        "conditions": st.read_conditions(ctx, doc, task_ids),
+        "instructions_markdown": st.read_markdown(
+            ctx, "study.instructions_file", study.get("instructions_file", ""), base
+        ),
+        "consent_markdown": st.read_markdown(
+            ctx, "study.consent_file", study.get("consent_file", ""), base
+        ),
+    }
+    _cross_checks(ctx, tables["platform"])
     if ctx.problems:
         raise SpecError(ctx.problems)
     return StudySpec(
         **study,
         sets=sets,
         comparisons=comparisons,
-        practice=PracticeSpec(**practice) if practice else None,
-        catch=CatchSpec(**catch) if catch else None,
-        exclusion=ExclusionSpec(**exclusion),
-        platform=PlatformSpec(**platform),
-        display=DisplaySpec(**display),
+        practice=PracticeSpec(**parts["practice"]) if parts["practice"] else None,
+        catch=CatchSpec(**parts["catch"]) if parts["catch"] else None,
+        exclusion=ExclusionSpec(**tables["exclusion"]),
+        platform=PlatformSpec(**tables["platform"]),
+        display=DisplaySpec(**tables["display"]),
+        **extra,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         source_text=text,
         labels=labels,
         report_order=tuple(report.get("order", ())),
     )
+
+
+_PLAIN_TABLES = ("exclusion", "platform", "display")
 
 
 def _read_sets(ctx: sc.Context, doc: dict, base_dir: Path) -> tuple[dict[str, Path], dict]:
@@ -255,7 +340,7 @@ def _read_sets(ctx: sc.Context, doc: dict, base_dir: Path) -> tuple[dict[str, Pa
             ctx.add(where, "expected a set name of letters, digits, '.', '_' or '-'")
             continue
         if isinstance(value, dict):
-            entry = sc.read_values(ctx, value, where, "sets")
+            entry = sc.read_values(ctx, value, where, "sets", SCHEMA["sets"])
             value = entry.get("path")
             if "label" in entry:
                 labels[name] = entry["label"]
@@ -280,6 +365,8 @@ def _check_order(ctx: sc.Context, order: tuple[str, ...], sets: dict) -> None:
 
 def _read_comparisons(ctx: sc.Context, doc: dict, sets: dict) -> tuple[Comparison, ...]:
     raw = doc.get("comparisons")
+    if raw is None:
+        return ()
     if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
         got = "nothing" if raw is None else sc.show(raw)
         ctx.add("comparisons", f"expected one or more [[comparisons]] tables, got {got}")
@@ -289,7 +376,7 @@ def _read_comparisons(ctx: sc.Context, doc: dict, sets: dict) -> tuple[Compariso
     seen_pairs: set[frozenset[str]] = set()
     for index, table in enumerate(raw):
         where = f"comparisons[{index}]"
-        values = sc.read_values(ctx, table, where, "comparisons")
+        values = sc.read_values(ctx, table, where, "comparisons", SCHEMA["comparisons"])
         if "a" not in values or "b" not in values:
             continue
         _check_pair(ctx, where, values, sets, ("a", "b"))
@@ -310,7 +397,7 @@ def _read_comparisons(ctx: sc.Context, doc: dict, sets: dict) -> tuple[Compariso
 def _read_optional(ctx: sc.Context, doc: dict, table: str, sets: dict, names: tuple[str, str]):
     if table not in doc:
         return None
-    values = sc.read_table(ctx, doc, table)
+    values = sc.read_table(ctx, doc, table, SCHEMA[table])
     if all(name in values for name in names):
         _check_pair(ctx, table, values, sets, names)
     return values
@@ -335,57 +422,8 @@ def _cross_checks(ctx: sc.Context, platform: dict) -> None:
         ctx.add("platform.completion_code", 'required for kind = "prolific" (expected a code)')
 
 
-def _default_text(key: sc.Key) -> str:
-    if key.default is sc.REQUIRED:
-        return "required"
-    if key.default is None:
-        return "see meaning"
-    text = sc.show(key.default)
-    return f"`{text}`" if len(text) < 40 else f'`{text[:37]}…"`'
-
-
-_TABLE_INTRO = {
-    "study": "Identity, wording and size of the study. Required.",
-    "comparisons": "An array of tables `[[comparisons]]`, at least one; "
-    "each pair of sets is compared at most once.",
-    "practice": "Optional. Practice trials come first, with feedback.",
-    "catch": "Optional. Catch trials feed the exclusion rule `min_catch_accuracy`.",
-    "exclusion": "Optional (all keys have defaults). Exported to study.json as analysis defaults.",
-    "platform": "Optional (all keys have defaults).",
-    "display": "Optional (all keys have defaults).",
-    "sets": "Keys of a set written as a table, `[sets.<name>]`.",
-    "report": "Optional. How `crnkit analyze` presents the results.",
-}
-
-
 def spec_reference_markdown() -> str:
     """The reference of every study.toml key, generated from SCHEMA (docs/study-spec.md)."""
-    lines = [
-        "# study.toml reference",
-        "",
-        "<!-- generated by study.spec.spec_reference_markdown(); do not edit by hand -->",
-        "",
-        "A study spec is a TOML file checked by `crnkit study validate`. Unknown keys are errors.",
-        "Errors name the key, e.g. `study.toml: comparisons[1].exposures[2]: expected "
-        f"{sc.EXPOSURE_TEXT}, got -5` (list indices count from 0).",
-        "",
-        "## [sets]",
-        "",
-        "Required. Each key is a set name (letters, digits, '.', '_' or '-'), each value the",
-        "folder of an image set ([contract 3](contracts.md#contract-3--image-sets)), relative to",
-        "the folder holding study.toml. At least two sets. A set may instead be a table, to give",
-        'it a display name for the report and paper tables: `[sets.crn]` with `path = "sets/crn"`',
-        'and `label = "CRN (ours)"` (keys below).',
-        "Comparisons, practice and catch trials refer to sets by these names, and exports use them",
-        "as method names.",
-    ]
-    for section, keys in SCHEMA.items():
-        header = {"comparisons": "[[comparisons]]", "sets": "[sets.<name>]"}.get(
-            section, f"[{section}]"
-        )
-        lines += ["", f"## {header}", "", _TABLE_INTRO[section], ""]
-        lines += ["| key | expects | default | meaning |", "|---|---|---|---|"]
-        for key in keys:
-            expected = key.expected.replace("|", "\\|")
-            lines.append(f"| `{key.name}` | {expected} | {_default_text(key)} | {key.doc} |")
-    return "\n".join(lines) + "\n"
+    from study.spec_docs import reference_markdown
+
+    return reference_markdown(SCHEMA)

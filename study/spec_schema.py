@@ -394,9 +394,11 @@ def check_unknown(ctx: Context, table: dict, where: str, allowed) -> None:
             ctx.add(path, f"unknown key (expected one of: {', '.join(allowed)})")
 
 
-def read_values(ctx: Context, table: dict, where: str, section: str) -> dict[str, Any]:
-    """Check the keys of `table` against SCHEMA[section]; return the valid, normalised values."""
-    keys = SCHEMA[section]
+def read_values(
+    ctx: Context, table: dict, where: str, section: str, keys: tuple[Key, ...] | None = None
+) -> dict[str, Any]:
+    """Check the keys of `table` against `keys` (default SCHEMA[section]); return valid values."""
+    keys = SCHEMA[section] if keys is None else keys
     check_unknown(ctx, table, where, [k.name for k in keys])
     values: dict[str, Any] = {}
     for key in keys:
@@ -418,7 +420,9 @@ def read_values(ctx: Context, table: dict, where: str, section: str) -> dict[str
     return values
 
 
-def read_table(ctx: Context, doc: dict, section: str) -> dict[str, Any]:
+def read_table(
+    ctx: Context, doc: dict, section: str, keys: tuple[Key, ...] | None = None
+) -> dict[str, Any]:
     """Read table `section` of the document (absent optional tables take every default)."""
     table = doc.get(section)
     if table is None:
@@ -429,4 +433,4 @@ def read_table(ctx: Context, doc: dict, section: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         ctx.add(section, f"expected a table, got {show(table)}")
         return {}
-    return read_values(ctx, table, section, section)
+    return read_values(ctx, table, section, section, keys)

@@ -1,4 +1,4 @@
-"""`crnkit study export`: responses.csv, study.json, participants.csv (docs/contracts.md, 5)."""
+"""`crnkit study export`: responses.csv, study.json, participants.csv, questions.csv."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--participants", default=None, help="also write participants.csv (for payments) here"
     )
+    parser.add_argument(
+        "--questions",
+        default=None,
+        help="also write the post-task answers ([questions]) here as CSV",
+    )
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -22,7 +27,7 @@ def run(ns: argparse.Namespace) -> int:
 
     engine = open_engine(ns.db)
     try:
-        summary = export_study(engine, ns.out, ns.study_id, ns.participants)
+        summary = export_study(engine, ns.out, ns.study_id, ns.participants, ns.questions)
     finally:
         engine.dispose()
     print(json.dumps(summary))

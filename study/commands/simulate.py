@@ -26,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="[COMPARISON:]p_max=P,t50=MS,s=S",
-        help="psychometric curve of P(method_a) over exposure; without COMPARISON it is the "
-        "default for every comparison (default p_max=0.75,t50=400,s=0.8); repeatable",
+        help="psychometric curve of P(method_a) over exposure (for a real_fake task id: of "
+        "P(correct)); without COMPARISON it is the default for every comparison and task "
+        "(default p_max=0.75,t50=400,s=0.8); repeatable",
     )
     parser.add_argument(
         "--catch-accuracy", type=float, default=0.95, help="P(correct) on catch/practice trials"

@@ -1,6 +1,6 @@
 /* Talking to the study server: token storage, requests with retry, browser events. */
 
-import { cfg, run, sleep } from "./study-page.js";
+import { cfg, currentTrial, session, sleep } from "./study-page.js";
 
 const MAX_EVENTS = 50;
 export const TRIES = 6; // 0.5 + 1 + 2 + 4 + 8 s of backoff before the person is asked to retry
@@ -15,12 +15,12 @@ export function loadToken() {
     return window.localStorage.getItem(storageKey());
   } catch (err) {
     // Storage can be blocked in a third-party iframe (MTurk); the token then lives in memory.
-    return run.memory[storageKey()] || null;
+    return session.memory[storageKey()] || null;
   }
 }
 
 export function saveToken(token) {
-  run.memory[storageKey()] = token;
+  session.memory[storageKey()] = token;
   try {
     window.localStorage.setItem(storageKey(), token);
   } catch (err) {
@@ -32,7 +32,7 @@ export function saveToken(token) {
 export async function request(method, path, body) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (run.token) headers.Authorization = `Bearer ${run.token}`;
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
   const res = await fetch(path, {
     method,
     headers,
@@ -70,18 +70,18 @@ export async function requestWithRetry(method, path, body, tries) {
 }
 
 export function flushEvents() {
-  if (!run.token || run.events.length === 0) return;
-  const batch = run.events.splice(0, MAX_EVENTS);
+  if (!session.token || session.events.length === 0) return;
+  const batch = session.events.splice(0, MAX_EVENTS);
   request("POST", "api/events", { events: batch }).catch(() => {
     /* events are best effort; each answer carries its own focus_lost */
   });
 }
 
 export function recordEvent(type, detail) {
-  run.events.push({
+  session.events.push({
     type,
-    trial_id: run.trial ? run.trial.id : null,
+    trial_id: currentTrial() ? currentTrial().trial.id : null,
     detail: detail === undefined || detail === null ? null : String(detail).slice(0, 500),
   });
-  if (run.events.length >= MAX_EVENTS) flushEvents();
+  if (session.events.length >= MAX_EVENTS) flushEvents();
 }

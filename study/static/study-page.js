@@ -1,27 +1,40 @@
-/* Shared state of the participant page: config, screens, phases, and input handling.
- * ES modules, loaded from files only: the page runs under a strict Content-Security-Policy. */
+/* The participant page around the trials: config, screens, phases, the session, input routing.
+ * ES modules, loaded from files only: the page runs under a strict Content-Security-Policy.
+ *
+ * Page-wide state lives in `session` (token, frame duration, progress, queued events). A trial's
+ * own state (whether answers are accepted, focus lost, its answer callback) lives in that
+ * trial's TrialRun (study-trial.js); the page only routes keys and clicks to the active one.
+ */
 
 export const cfg = JSON.parse(document.getElementById("study-config").textContent);
 export const $ = (id) => document.getElementById(id);
 
 const SCREENS = [
-  "screen-loading", "screen-consent", "screen-resume", "screen-size", "screen-message",
-  "screen-trial", "screen-save-error", "screen-done", "screen-error",
+  "screen-loading", "screen-device", "screen-consent", "screen-resume", "screen-size",
+  "screen-message", "screen-trial", "screen-save-error", "screen-questions", "screen-done",
+  "screen-error",
 ];
 const TRIAL_PHASES = new Set(["fixation", "stimulus", "mask", "response"]);
 
-export const run = {
+export const session = {
   token: null,
   frameMs: 1000 / 60,
   total: 0,
-  trial: null,
-  accepting: false,
-  focusLost: false,
-  onChoice: null,
-  onContinue: null,
   events: [],
   memory: {},
 };
+
+// The trial that keys and clicks go to (null between trials) and the Continue handler.
+let activeTrial = null;
+let onContinue = null;
+
+export function setActiveTrial(trialRun) {
+  activeTrial = trialRun;
+}
+
+export function currentTrial() {
+  return activeTrial;
+}
 
 export class FatalError extends Error {}
 
@@ -45,7 +58,7 @@ export function show(id) {
 }
 
 export function fail(message) {
-  run.accepting = false;
+  if (activeTrial) activeTrial.stop();
   $("error-text").textContent = message;
   show("screen-error");
   setPhase("error");
@@ -53,9 +66,9 @@ export function fail(message) {
 
 export function updateProgress(answered) {
   $("progress-row").classList.remove("hidden");
-  $("progress").max = Math.max(run.total, 1);
+  $("progress").max = Math.max(session.total, 1);
   $("progress").value = answered;
-  $("progress-text").textContent = `${Math.min(answered + 1, run.total)} / ${run.total}`;
+  $("progress-text").textContent = `${Math.min(answered + 1, session.total)} / ${session.total}`;
 }
 
 // Resolves once on a click of `button` or Space/Enter; focus is dropped so that the key's
@@ -67,12 +80,12 @@ export function waitContinue(button) {
       if (done) return;
       done = true;
       button.removeEventListener("click", finish);
-      run.onContinue = null;
+      onContinue = null;
       if (document.activeElement && document.activeElement.blur) document.activeElement.blur();
       resolve();
     };
     button.addEventListener("click", finish);
-    run.onContinue = finish;
+    onContinue = finish;
   });
 }
 
@@ -82,16 +95,13 @@ export function setButtons(enabled) {
 }
 
 function choose(side, stamp) {
-  if (!run.accepting) return; // before the mask is up, or between trials: ignored
-  run.accepting = false;
-  setButtons(false);
-  const callback = run.onChoice;
-  run.onChoice = null;
-  callback(side, stamp > 0 ? stamp : performance.now());
+  // Before the mask is up, or between trials, nothing is listening: the key is ignored.
+  if (activeTrial) activeTrial.choose(side, stamp > 0 ? stamp : performance.now());
 }
 
 function onKey(ev) {
   if (ev.repeat || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+  if (ev.target && ["TEXTAREA", "SELECT", "INPUT"].includes(ev.target.tagName)) return;
   const key = ev.key;
   let side = null;
   if (key === "f" || key === "F" || key === "ArrowLeft") side = "left";
@@ -99,9 +109,9 @@ function onKey(ev) {
   if (side !== null) {
     ev.preventDefault();
     choose(side, ev.timeStamp);
-  } else if ((key === " " || key === "Enter") && run.onContinue) {
+  } else if ((key === " " || key === "Enter") && onContinue) {
     ev.preventDefault();
-    run.onContinue();
+    onContinue();
   }
 }
 
@@ -109,4 +119,23 @@ export function listenForAnswers() {
   document.addEventListener("keydown", onKey);
   $("choose-left").addEventListener("click", (ev) => choose("left", ev.timeStamp));
   $("choose-right").addEventListener("click", (ev) => choose("right", ev.timeStamp));
+}
+
+// Phones and tablets (a coarse pointer and no fine one) and screens that can never hold the
+// images are refused before consent, with a message saying what is needed.
+export function deviceProblem() {
+  const d = cfg.display;
+  const coarseOnly = window.matchMedia
+    && window.matchMedia("(pointer: coarse)").matches
+    && !window.matchMedia("(any-pointer: fine)").matches;
+  if (!d.allow_mobile && (coarseOnly || /Mobi|Android|iPhone|iPad/i.test(navigator.userAgent))) {
+    return "This study needs a computer with a keyboard or mouse; it cannot be done on a phone or tablet.";
+  }
+  const screenW = window.screen ? window.screen.availWidth : innerWidth;
+  const screenH = window.screen ? window.screen.availHeight : innerHeight;
+  if (screenW < d.min_window_width || screenH < d.min_window_height) {
+    return `This study needs a screen of at least ${d.min_window_width} × ${d.min_window_height} `
+      + `pixels; this one has ${screenW} × ${screenH}. Please use a larger screen.`;
+  }
+  return null;
 }

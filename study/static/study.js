@@ -1,25 +1,30 @@
-/* crnkit participant page: consent, practice with feedback, timed trials, completion.
- * Entry module; see study-trial.js for how timed presentation works. */
+/* crnkit participant page: device check, consent, practice with feedback, timed trials,
+ * post-task questions, completion. Entry module; see study-trial.js for timed presentation. */
 
 import {
-  $, cfg, FatalError, fail, inTrial, listenForAnswers, phase, round3, run, setPhase, show,
-  updateProgress, waitContinue,
+  $, cfg, currentTrial, deviceProblem, FatalError, fail, inTrial, listenForAnswers, phase,
+  round3, session, setActiveTrial, setPhase, show, sleep, updateProgress, waitContinue,
 } from "./study-page.js";
 import {
   flushEvents, loadToken, recordEvent, requestWithRetry, saveToken, TRIES,
 } from "./study-net.js";
-import { clearStage, measureFrameMs, preload, present, saveAnswer, setupStage } from "./study-trial.js";
+import { measureFrameMs, preload, saveAnswer, setupStage, TrialRun } from "./study-trial.js";
+
+function markFocusLost() {
+  const run = currentTrial();
+  if (run && inTrial()) run.focusLost = true;
+}
 
 function watchPage() {
   listenForAnswers();
   window.addEventListener("blur", () => {
-    if (inTrial()) run.focusLost = true;
+    markFocusLost();
     recordEvent("focus_lost", phase());
   });
   window.addEventListener("focus", () => recordEvent("focus_back", phase()));
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) return;
-    if (inTrial()) run.focusLost = true;
+    markFocusLost();
     recordEvent("visibility_hidden", phase());
   });
   let resizeTimer = null;
@@ -84,17 +89,28 @@ async function beforeTrial(trial) {
   await ensureWindowSize();
 }
 
+function feedbackText(feedback) {
+  if (feedback.correct) return "Correct!";
+  if (feedback.answer) return `Incorrect: that image was ${feedback.answer}.`;
+  return `Incorrect: the more realistic image was on the ${feedback.correct_side}.`;
+}
+
 async function showFeedback(feedback) {
   const box = $("feedback");
   box.classList.toggle("correct", feedback.correct);
   box.classList.toggle("incorrect", !feedback.correct);
-  $("feedback-text").textContent = feedback.correct
-    ? "Correct!"
-    : `Incorrect: the more realistic image was on the ${feedback.correct_side}.`;
+  $("feedback-text").textContent = feedbackText(feedback);
   box.classList.remove("hidden");
   setPhase("feedback");
   await waitContinue($("feedback-continue"));
   box.classList.add("hidden");
+}
+
+async function tooSlow() {
+  $("too-slow").classList.remove("hidden");
+  setPhase("too-slow");
+  await sleep(1200);
+  $("too-slow").classList.add("hidden");
 }
 
 function postForm(completion) {
@@ -113,10 +129,30 @@ function postForm(completion) {
   setTimeout(() => form.submit(), 1000);
 }
 
+// The optional questions after the last trial; skipping sends nothing.
+async function askQuestions() {
+  if (!cfg.questions) return;
+  show("screen-questions");
+  setPhase("questions");
+  const submitted = await new Promise((resolve) => {
+    $("questions-submit").addEventListener("click", () => resolve(true), { once: true });
+    $("questions-skip").addEventListener("click", () => resolve(false), { once: true });
+  });
+  if (!submitted) return;
+  const body = {};
+  for (const name of ["age_band", "vision", "comment"]) {
+    const field = $(`q-${name}`);
+    if (field && field.value) body[name] = field.value.slice(0, 2000);
+  }
+  setPhase("saving-questions");
+  await requestWithRetry("POST", "api/questions", body, TRIES);
+}
+
 // Shown only once the server stored the last answer (it sends the completion with that ack).
-function finish(completion) {
-  run.accepting = false;
+async function finish(completion, ask = true) {
+  setActiveTrial(null);
   flushEvents();
+  if (ask) await askQuestions();
   show("screen-done");
   setPhase("done");
   if (!completion) return;
@@ -134,10 +170,10 @@ function finish(completion) {
 }
 
 async function runTrials(state) {
-  run.total = state.total;
+  session.total = state.total;
   updateProgress(state.answered);
   if (state.done) {
-    finish(state.completion);
+    await finish(state.completion, false);
     return;
   }
   let trial = state.next;
@@ -147,21 +183,22 @@ async function runTrials(state) {
     await beforeTrial(trial);
     show("screen-trial");
     setPhase("preparing");
-    const imgs = await pending;
-    const result = await present(trial, imgs);
-    clearStage(imgs);
+    const run = new TrialRun(trial, await pending);
+    const result = await run.present();
+    run.clear();
     setPhase("saving");
-    const ack = await saveAnswer(trial, result);
-    run.trial = null;
+    const ack = await saveAnswer(run, result);
+    setActiveTrial(null);
     updateProgress(ack.answered);
     flushEvents();
     if (ack.next) {
       pending = preload(ack.next); // the next images load while feedback is on screen
       pending.catch(() => {});
     }
+    if (result.choice === "none") await tooSlow();
     if (ack.feedback) await showFeedback(ack.feedback);
     if (ack.done) {
-      finish(ack.completion);
+      await finish(ack.completion);
       return;
     }
     trial = ack.next;
@@ -178,26 +215,33 @@ async function enrol() {
   if (reply.status !== 200 && reply.status !== 201) {
     throw new FatalError(reply.data.error || `enrolment failed (HTTP ${reply.status})`);
   }
-  run.token = reply.data.token;
-  saveToken(run.token);
+  session.token = reply.data.token;
+  saveToken(session.token);
   return reply.data.state;
 }
 
 async function resumeState() {
-  run.token = loadToken();
-  if (!run.token) return null;
+  session.token = loadToken();
+  if (!session.token) return null;
   const reply = await requestWithRetry("GET", "api/state", undefined, TRIES);
   if (reply.status === 200) return reply.data;
-  run.token = null;
+  session.token = null;
   return null;
 }
 
 async function main() {
+  const problem = deviceProblem();
+  if (problem) {
+    $("device-text").textContent = problem;
+    show("screen-device");
+    setPhase("device");
+    return;
+  }
   setupStage();
   watchPage();
   const frameMs = await measureFrameMs();
-  run.frameMs = frameMs > 0 && frameMs <= 1000 ? frameMs : 1000 / 60;
-  document.body.dataset.frameMs = String(round3(run.frameMs));
+  session.frameMs = frameMs > 0 && frameMs <= 1000 ? frameMs : 1000 / 60;
+  document.body.dataset.frameMs = String(round3(session.frameMs));
   let state = await resumeState();
   if (state && !state.done) {
     show("screen-resume");
@@ -217,3 +261,4 @@ async function main() {
 main().catch((err) => {
   fail(err instanceof FatalError ? err.message : `Unexpected error: ${err && err.message}`);
 });
+

@@ -40,6 +40,7 @@ BASE_ROW: dict[str, str] = {
     "window_h": "800",
     "focus_lost": "0",
     "user_agent": "test",
+    "task": "paired",
 }
 
 

@@ -82,7 +82,7 @@ def test_enrol_and_answer_everything(app, client):
     state = enrolled["state"]
     assert state["total"] == FIXTURE_TOTAL and state["answered"] == 0 and not state["done"]
     assert state["next"]["index"] == 0 and state["next"]["practice"] is True
-    assert set(state["next"]) == {"id", "index", "practice", "exposure_ms", "left", "right"}
+    assert set(state["next"]) == {"id", "index", "practice", "exposure_ms", "mode", "left", "right"}
     acks = answer_all(client, enrolled["token"], state["next"], lambda t: "right")
     assert [a["answered"] for a in acks] == list(range(1, FIXTURE_TOTAL + 1))
     assert all(a["completion"] is None and not a["done"] for a in acks[:-1])

@@ -137,7 +137,10 @@ def browser():
 @pytest.fixture
 def page(browser):
     """A fresh page (own storage) with a window larger than the study's minimum."""
-    context = browser.new_context(viewport={"width": 1000, "height": 560})
+    # The screen is larger than the window, as on a desktop: a small window can be enlarged.
+    context = browser.new_context(
+        viewport={"width": 1000, "height": 560}, screen={"width": 1920, "height": 1080}
+    )
     yield context.new_page()
     context.close()
 
@@ -147,7 +150,7 @@ _NEXT_STEP = """(last) => {
   if (phase === 'response') {
     return document.getElementById('stage').dataset.index !== last ? 'response' : false;
   }
-  return ['feedback', 'message', 'done', 'error'].includes(phase) ? phase : false;
+  return ['feedback', 'message', 'questions', 'done', 'error'].includes(phase) ? phase : false;
 }"""
 
 
@@ -171,7 +174,10 @@ def take_study(page, answer, on_response=None, seen=None) -> dict[int, str]:
             raise AssertionError(page.inner_text("#error-text"))
         if step == "done":
             return pressed
-        if step == "feedback":
+        if step == "questions":
+            seen.append("questions")
+            page.click("#questions-skip")
+        elif step == "feedback":
             seen.append(page.inner_text("#feedback-text"))
             page.click("#feedback-continue")
         elif step == "message":
@@ -298,13 +304,15 @@ def test_reload_resumes_at_first_unanswered_trial(tmp_path, page):
 def test_answers_before_the_mask_are_ignored(tmp_path, page):
     """Keys in fixation and exposure do nothing; the first answer after the mask counts.
 
-    The window starts below the study's minimum size: the page waits until it is enlarged.
+    The window shrinks below the study's minimum size before Start: the page waits until it
+    is enlarged.
     """
     sets = make_scene_sets(tmp_path / "sets")
     comparisons = [{"a": "crn", "b": "pix2pix", "exposures": [1000]}]
     with serve(tmp_path, study_doc(sets, tmp_path, comparisons, trials=1)) as (url, app):
-        page.set_viewport_size({"width": 390, "height": 300})
         page.goto(url)
+        page.wait_for_function("() => document.body.dataset.phase === 'consent'")
+        page.set_viewport_size({"width": 390, "height": 300})
         page.click("#start")
         page.wait_for_function("() => document.body.dataset.phase === 'size'")
         assert "390 × 300" in page.inner_text("#screen-size")
@@ -370,3 +378,120 @@ def test_mturk_hit_in_an_iframe_submits_to_external_submit(tmp_path, page):
     assert {r["platform"] for r in rows} == {"mturk"}
     assert all(r["chosen_method"] == r["left_method"] for r in rows)
     assert submitted and "assignmentId=A1" in submitted[0]
+
+
+def test_real_or_fake_study_with_markdown_consent_and_questions(tmp_path, page):
+    """HYPE∞: one image at a time, F = real, J = fake; practice feedback names what it was."""
+    sets = make_scene_sets(tmp_path / "sets", n_ids=8)
+    doc = study_doc(sets, tmp_path, [], trials=4)
+    del doc["comparisons"]
+    doc["real_fake"] = [{"id": "crn_inf", "method": "crn", "real": "real", "trials": 6}]
+    doc["practice"] = {"trials": 2, "a": "real", "b": "blurred", "task": "real_fake"}
+    doc["catch"] = {"trials": 1, "real": "real", "bad": "blurred", "task": "real_fake"}
+    doc["questions"] = {"age_band": True, "comment": True}
+    doc["study"]["consent_file"] = "consent.md"
+    (tmp_path / "consent.md").write_text("Read **this** first. <b>raw</b>", encoding="utf-8")
+    with serve(tmp_path, doc) as (url, app):
+        page.goto(url)
+        assert page.inner_html("#consent").startswith("<p>Read <strong>this</strong> first.")
+        assert "&lt;b&gt;raw&lt;/b&gt;" in page.inner_html("#consent")
+        page.click("#start")
+        seen: list[str] = []
+        answers = {}
+
+        def answer(index: int):
+            assert page.is_visible("#slot-single") and not page.is_visible("#slot-left")
+            side = "left" if index % 2 else "right"
+            answers[index] = "real" if side == "left" else "fake"
+            return side, "key" if index % 3 else "click"
+
+        last = ""
+        while True:
+            step = next_step(page, last)
+            if step == "questions":
+                page.select_option("#q-age_band", "35-44")
+                page.fill("#q-comment", "fine")
+                page.click("#questions-submit")
+                continue
+            if step == "done":
+                break
+            if step == "feedback":
+                seen.append(page.inner_text("#feedback-text"))
+                page.click("#feedback-continue")
+            elif step == "message":
+                page.click("#message-continue")
+            else:
+                last = page.get_attribute("#stage", "data-index")
+                side, how = answer(int(last))
+                if how == "key":
+                    page.keyboard.press("f" if side == "left" else "j")
+                else:
+                    page.click(f"#choose-{side}")
+        assert page.inner_text("#completion-code") == "BROWSER1"
+        rows = export_rows(app)
+        with runtime(app).engine.connect() as conn:
+            questions = conn.execute(text("SELECT age_band, comment FROM questionnaire")).all()
+    assert len(rows) == 9 and [r["kind"] for r in rows[:2]] == ["practice", "practice"]
+    assert all(f.startswith(("Correct!", "Incorrect: that image was")) for f in seen)
+    tests = [r for r in rows if r["kind"] == "test"]
+    assert sorted(r["left_method"] for r in tests) == ["crn"] * 3 + ["real"] * 3
+    for row in rows:
+        said_real = answers[row["trial_index"]] == "real"
+        real = row["method_b"] if row["kind"] == "test" else row["method_a"]
+        assert (row["chosen_method"] == real) == said_real
+        assert row["task"] == "real_fake" and row["left_method"] == row["right_method"]
+    assert questions == [("35-44", "fine")]
+
+
+def test_staircase_exposures_follow_the_answers_and_deadline_misses(tmp_path, page):
+    """HYPE_time: the exposure of each trial follows the rule over the answers so far, whole
+    frames long; with a deadline, an unanswered trial is stored without a choice."""
+    from study import staircase
+
+    sets = make_scene_sets(tmp_path / "sets", n_ids=10)
+    doc = study_doc(sets, tmp_path, [], trials=4)
+    del doc["comparisons"]
+    doc["real_fake"] = [
+        {"id": "crn_time", "method": "crn", "real": "real", "exposure": "staircase", "trials": 8}
+    ]
+    doc["timing"] = {"fixation_ms": 200, "response_deadline_ms": 2500}
+    with serve(tmp_path, doc) as (url, app):
+        page.goto(url)
+        page.click("#start")
+        last = ""
+        for k in range(8):
+            assert next_step(page, last) == "response"
+            last = page.get_attribute("#stage", "data-index")
+            if k == 5:
+                page.wait_for_function("() => document.body.dataset.phase === 'too-slow'")
+                continue
+            page.keyboard.press("f" if k % 2 else "j")
+        page.wait_for_function("() => document.body.dataset.phase === 'done'")
+        rows = export_rows(app)
+        rule = runtime(app).spec.staircase
+    assert [r["task"] for r in rows] == ["staircase"] * 8
+    outcomes = [r["chosen_method"] == r["left_method"] for r in rows]
+    assert rows[5]["chosen_method"] == "" and rows[5]["response_ms"] == 2500
+    for k, row in enumerate(rows):
+        level = staircase.replay(rule, outcomes[:k]).level_ms
+        frame = rows[k - 1]["frame_ms"] if k else None  # the frame the browser reported last
+        assert row["exposure_ms_target"] == staircase.quantise_ms(level, frame)
+        assert abs(row["exposure_ms_measured"] - row["exposure_ms_target"]) <= ONE_FRAME_MS
+
+
+def test_phones_are_refused_before_consent(tmp_path, browser):
+    sets = make_scene_sets(tmp_path / "sets")
+    comparisons = [{"a": "crn", "b": "pix2pix", "exposures": ["unlimited"]}]
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    try:
+        phone = context.new_page()
+        with serve(tmp_path, study_doc(sets, tmp_path, comparisons, trials=2)) as (url, app):
+            phone.goto(url)
+            phone.wait_for_function("() => document.body.dataset.phase === 'device'")
+            assert "cannot be done on a phone or tablet" in phone.inner_text("#device-text")
+            assert not phone.is_visible("#start")
+            assert export_rows(app) == []
+    finally:
+        context.close()

@@ -39,14 +39,60 @@ def test_init_scaffolds_a_spec_that_validates(tmp_path, image_sets, capsys):
         "real": "real",
         "bad": "real-blur",
         "exposure": "unlimited",
+        "task": "paired",
     }
     assert doc["study"]["trials_per_participant"] == 12 and doc["study"]["id"] == "synthetic-crn"
+    # Native 8×16 images are shown enlarged by a whole factor, at least 384 CSS px wide.
+    assert (doc["display"]["width"], doc["display"]["height"]) == (384, 192)
     capsys.readouterr()
     assert main(["study", "validate", str(out)]) == 0
     text = capsys.readouterr().out
     assert "crn_vs_pix2pix: crn vs pix2pix, 12 shared ids, exposures 125, 1000, unlimited" in text
     assert "trials per participant: 20 = 4 practice + 12 test + 4 catch" in text
     assert "cells: 6" in text and text.rstrip().endswith("ok")
+
+
+def test_init_crn_paper_design_in_one_command(tmp_path, image_sets, capsys):
+    out = tmp_path / "study.toml"
+    folders = [str(image_sets[n]) for n in ("real", "crn", "pix2pix", "real-blur")]
+    args = ["study", "init", "--design", "crn-paper", "--focal", "crn", "--trials", "32"]
+    assert main([*args, "--sets", *folders, "--out", str(out)]) == 0
+    doc = tomllib.loads(out.read_text())
+    assert [(c["a"], c["b"], c["exposures"]) for c in doc["comparisons"]] == [
+        ("crn", "pix2pix", ["unlimited"]),
+        ("crn", "real", [125, 250, 500, 1000, 2000, 4000, 8000]),
+        ("pix2pix", "real", [125, 250, 500, 1000, 2000, 4000, 8000]),
+    ]
+    assert doc["study"]["trials_per_participant"] == 32
+    assert doc["practice"]["trials"] == doc["catch"]["trials"] == 4
+    capsys.readouterr()
+    assert main(["study", "validate", str(out)]) == 0
+    assert "trials per participant: 40 = 4 practice + 32 test + 4 catch" in capsys.readouterr().out
+    assert main([*args[:-1], "0", "--sets", *folders, "--out", str(out), "--force"]) == 2
+    assert "--trials 0: expected a positive number" in capsys.readouterr().err
+    bad = ["--strongest", "real", "--sets", *folders, "--out", str(out), "--force"]
+    assert main([*args, *bad]) == 2
+    assert "--strongest real: not a generated set (pix2pix)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("design", "exposure", "trials"), [("hype", "unlimited", 20), ("hype-time", "staircase", 60)]
+)
+def test_init_hype_designs(tmp_path, image_sets, capsys, design, exposure, trials):
+    out = tmp_path / "study.toml"
+    folders = [str(image_sets[n]) for n in ("real", "crn", "pix2pix", "real-blur")]
+    assert main(["study", "init", "--design", design, "--sets", *folders, "--out", str(out)]) == 0
+    doc = tomllib.loads(out.read_text())
+    assert "comparisons" not in doc and doc["catch"]["task"] == "real_fake"
+    assert [(t["method"], t["exposure"], t["trials"]) for t in doc["real_fake"]] == [
+        ("crn", exposure, trials),
+        ("pix2pix", exposure, trials),
+    ]
+    assert doc["display"]["min_window_width"] == 484
+    capsys.readouterr()
+    assert main(["study", "validate", str(out), "--no-verify"]) == 0
+    text = capsys.readouterr().out
+    assert f"crn_real_fake: crn judged real or fake against real, {exposure}" in text
 
 
 def test_init_refuses_to_overwrite_and_checks_its_options(tmp_path, image_sets, capsys):

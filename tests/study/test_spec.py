@@ -81,7 +81,13 @@ def test_to_dict_is_json_and_complete(study_toml):
         "b": "pix2pix",
         "exposures": ["125", "1000", "unlimited"],
     }
-    assert data["catch"] == {"trials": 2, "real": "real", "bad": "blurred", "exposure": "unlimited"}
+    assert data["catch"] == {
+        "trials": 2,
+        "real": "real",
+        "bad": "blurred",
+        "exposure": "unlimited",
+        "task": "paired",
+    }
     assert data["platform"]["exclude_studies"] == []
     assert "source_text" not in data and data["trials_per_participant"] == 12
 
@@ -150,7 +156,8 @@ EXPOSURE = 'expected a positive number of milliseconds or "unlimited"'
             "display.widht",
             3,
             "display.widht: unknown key (expected one of: width, height, "
-            "min_window_width, min_window_height, fullscreen, break_every)",
+            "min_window_width, min_window_height, fullscreen, break_every, max_scale, "
+            "allow_mobile)",
         ),
         (
             "exclusion.min_catch_accuracy",
@@ -174,7 +181,8 @@ EXPOSURE = 'expected a positive number of milliseconds or "unlimited"'
             "colour",
             "red",
             "colour: unknown key (expected one of: study, sets, comparisons, "
-            "practice, catch, exclusion, platform, display, report)",
+            "practice, catch, exclusion, platform, display, report, real_fake, staircase, "
+            "timing, questions, conditions)",
         ),
     ],
 )
@@ -195,7 +203,7 @@ def test_missing_required_keys_and_tables():
     del doc["comparisons"], doc["sets"]
     assert _problems(doc) == [
         "study.toml: sets: required table is missing (expected [sets] naming image-set folders)",
-        "study.toml: comparisons: expected one or more [[comparisons]] tables, got nothing",
+        "study.toml: comparisons: expected one or more [[comparisons]] or [[real_fake]] tables",
     ]
 
 
