@@ -12,10 +12,12 @@ REPORT_EPILOG = """examples:
   crnkit analyze cityscapes/responses.csv nyu/responses.csv --out report/ --focal crn
   crnkit analyze --db sqlite:///study.sqlite --study-id crn-city --out report/ --bootstrap 5000
   crnkit analyze responses.csv --out report/ --min-catch-accuracy 0.8 --exclude-focus-lost
+  crnkit analyze responses.csv --out report/ --metrics metrics.csv
 
 study.json beside each responses.csv supplies the exclusion defaults; options override it.
 Writes index.html, rates.csv, table.md/.tex/.csv, rankings.csv, exclusions.csv,
-exposure.png/.svg and diagnostics files into --out.
+exposure.png/.svg and diagnostics files into --out; with --metrics also
+metrics_table.md/.tex/.csv and agreement_*.csv.
 See also: crnkit analyze plan --help (sample sizes).
 """
 
@@ -44,6 +46,9 @@ def _report_parser(prog: str) -> argparse.ArgumentParser:
     )
     table.add_argument("--columns", default="auto", choices=["auto", "dataset", "exposure"])
     table.add_argument("--exposure", help="exposure shown when columns are data sets")
+    table.add_argument(
+        "--metrics", help="metrics.csv of `crnkit metrics`: adds metrics and their agreement"
+    )
     stats = parser.add_argument_group("statistics")
     stats.add_argument("--correction", default="holm", choices=["holm", "bh", "none"])
     stats.add_argument("--alpha", type=float, default=0.05, help="test level (default 0.05)")
@@ -137,6 +142,7 @@ def _options(args: argparse.Namespace):
         table=TableOptions(args.focal, args.columns, args.exposure, args.ci),
         correction=args.correction,
         alpha=args.alpha,
+        metrics=args.metrics,
     )
 
 
@@ -150,6 +156,11 @@ def run_report(argv: list[str], prog: str) -> int:
     result = analyse(_options(args))
     written = write_report(result, args.out)
     print(to_markdown(result.table), end="")
+    if result.agreement is not None and not result.agreement.methods.empty:
+        from analysis.agreement_tables import markdown
+
+        level = round(100 * result.options.bootstrap.level)
+        print("\n" + markdown(result.agreement, level), end="")
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"wrote {len(written)} files to {args.out} (open {args.out}/index.html)")

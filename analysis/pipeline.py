@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.agreement import Agreement, agreement_analysis, read_metrics
 from analysis.bootstrap import BootstrapConfig, bootstrap_intervals
 from analysis.curves import ExposureCurves, fit_exposure_curves
 from analysis.diagnostics import (
@@ -49,6 +50,7 @@ class AnalysisOptions:
     table: TableOptions = field(default_factory=TableOptions)
     correction: str = "holm"
     alpha: float = 0.05
+    metrics: str | None = None  # metrics.csv of `crnkit metrics`, for the agreement section
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class AnalysisResult:
     curves: ExposureCurves
     diagnostics: dict[str, pd.DataFrame]
     notes: tuple[str, ...]
+    agreement: Agreement | None = None
 
 
 def _configs(loaded: LoadedResponses, overrides: Mapping[str, Any]) -> dict[str, ExclusionConfig]:
@@ -107,7 +110,12 @@ def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> 
     rankings, rank_notes = rank_methods(kept, options.bootstrap)
     curves = fit_exposure_curves(kept, options.bootstrap.level)
     trials = loaded.frame[loaded.frame["kind"] != "practice"]
-    notes = (*loaded.notes, *rank_notes, *curves.notes)
+    agreement = None
+    if options.metrics:
+        agreement = agreement_analysis(
+            kept, read_metrics(options.metrics), loaded.studies, options.bootstrap
+        )
+    notes = (*loaded.notes, *rank_notes, *curves.notes, *(agreement.notes if agreement else ()))
     return AnalysisResult(
         options=options,
         loaded=loaded,
@@ -121,6 +129,7 @@ def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> 
         curves=curves,
         diagnostics=_diagnostics(trials, kept),
         notes=notes,
+        agreement=agreement,
     )
 
 
@@ -138,6 +147,7 @@ def settings_record(result: AnalysisResult) -> dict[str, Any]:
         "correction": opts.correction,
         "alpha": opts.alpha,
         "table": asdict(opts.table) | {"focal": result.focal},
+        "metrics": opts.metrics,
         "notes": list(result.notes),
     }
 
@@ -170,4 +180,12 @@ def output_names() -> tuple[str, ...]:
     )
 
 
+AGREEMENT_FILES = (
+    "metrics_table.md",
+    "metrics_table.tex",
+    "metrics_table.csv",
+    "agreement_methods.csv",
+    "agreement_tau.csv",
+    "agreement_images.csv",
+)
 DIAGNOSTIC_FILES = ("position", "images", "participants", "devices", "device_summary", "timing")
