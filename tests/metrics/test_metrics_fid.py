@@ -129,7 +129,7 @@ def test_kid_of_one_distribution_is_near_zero():
 def test_default_subset_size_and_bad_designs():
     assert default_subset_size(24) == 12 and default_subset_size(10_000) == 1000
     x = np.zeros((10, 3))
-    with pytest.raises(UserError, match="--kid-subset-size 11: expected 2..10"):
+    with pytest.raises(UserError, match=r"--kid-subset-size 11: expected 2\.\.10"):
         kid(x, x, subset_size=11)
     with pytest.raises(UserError, match="at least 2 subsets"):
         kid(x, x, subsets=1)

@@ -95,7 +95,7 @@ def test_missing_weights_name_the_file_and_where_it_goes(tmp_path, monkeypatch):
     message = str(err.value)
     assert FILE_NAME in message and str(tmp_path / "hub" / "checkpoints") in message
     assert "--inception-weights random" in message and "\n" not in message
-    with pytest.raises(UserError, match="--inception-weights nope.pth: no such file"):
+    with pytest.raises(UserError, match=r"--inception-weights nope\.pth: no such file"):
         resolve_inception("nope.pth")
     assert resolve_inception("random", seed=2).sha256 == "random-inception-seed2"
     hub_file = tmp_path / "hub" / "checkpoints" / FILE_NAME
