@@ -38,7 +38,7 @@ def methods_table(agreement: Agreement, level: int = 95) -> PaperTable:
     frame = agreement.methods
     present = [m for m in COLUMNS if m in frame.columns]
     cells = pd.DataFrame(index=range(len(frame)))
-    cells["people"] = [
+    cells["people (BT)"] = [
         f"{100 * p:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]"
         for p, lo, hi in zip(frame["p_beats_average"], frame["p_lo"], frame["p_hi"], strict=True)
     ]
@@ -67,6 +67,7 @@ def tau_paper_table(agreement: Agreement, level: int = 95) -> PaperTable:
                 MISSING if math.isnan(t) else f"{t:+.2f} [{lo:+.2f}, {hi:+.2f}]"
                 for t, lo, hi in zip(frame["tau"], frame["tau_lo"], frame["tau_hi"], strict=True)
             ],
+            "p": [MISSING if math.isnan(p) else f"{p:.3g}" for p in frame["p_value"]],
             "direction": frame["direction"],
         }
     )
