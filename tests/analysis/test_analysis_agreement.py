@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SMALL, write_export
 from scipy.stats import kendalltau
 
 from analysis.agreement import image_win_rates, read_metrics
@@ -46,9 +45,9 @@ def metric_row(name: str, metric: str, value: float, **extra: object) -> dict[st
 
 
 @pytest.fixture
-def study(tmp_path):
+def study(tmp_path, export_csv):
     """A simulated export, its kept judgments, and metrics.csv with a per-image file."""
-    csv = write_export(tmp_path / "study", SMALL)
+    csv = export_csv
     kept = analyse(AnalysisOptions(paths=(str(csv),))).exclusions.kept
     rows = [metric_row(m, "fid", v) for m, v in FID.items()]
     rows += [metric_row(m, "seg_miou", v, reference="labels") for m, v in MIOU.items()]

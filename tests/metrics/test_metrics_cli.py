@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import noise_images, write_set
+from metrics_helpers import noise_images, write_set
 
 import metrics.fidkid
 from crn.cli import main
