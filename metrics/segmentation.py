@@ -24,9 +24,10 @@ from crn.data.resize import resize_label
 from crn.data.splits import Splits, open_split_source
 from crn.errors import UserError
 from crn.imageset import ImageSet
+from crn.statedict import first_line
 from metrics.cache import ResultCache
 from metrics.extract import RunOptions, compute_cached, image_items
-from metrics.networks import Weights, file_weights, first_line
+from metrics.networks import Weights, file_weights
 from metrics.output import MetricRow, image_rows, row_for
 
 PREDICTIONS = "segmentation/v1"
