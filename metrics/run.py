@@ -73,7 +73,11 @@ def run_metrics(req: MetricsRequest) -> tuple[list[MetricRow], list[dict[str, ob
         if fid_kid:
             rows += _fid_kid(req, real, sets, fid_kid, cache, device)
         if "seg" in req.metrics:
-            more, images = _segmentation(req, [*([real] if real else []), *sets], cache, device)
+            scored = [
+                *([real] if real else []),
+                *(s for s in sets if not real or s.root != real.root),
+            ]
+            more, images = _segmentation(req, scored, cache, device)
             rows, per_image = rows + more, per_image + images
         if "diversity" in req.metrics:
             from metrics.diversity import diversity_rows, resolve_vgg
