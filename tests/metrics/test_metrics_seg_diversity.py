@@ -111,3 +111,28 @@ def test_variant_groups_need_two_ordered_variants(sets_env):
     assert [s.name for s in groups["crn"]] == ["crn-v0", "crn-v1", "crn-v2"]
     with pytest.raises(UserError, match="needs at least 2 variant sets"):
         variant_groups(sets[:1])
+
+
+def test_an_interrupted_run_resumes_from_the_committed_batches(sets_env, tmp_path):
+    from metrics.extract import compute_cached, image_items
+
+    iset = load_imageset(sets_env / "noise")
+    items = image_items(iset, iset.ids)
+    batches: list[int] = []
+    fail = {"at_batch": 2}
+
+    def compute(x: torch.Tensor) -> list[bytes]:
+        batches.append(len(x))
+        if len(batches) == fail["at_batch"]:
+            raise RuntimeError("interrupted")  # stands in for Ctrl-C (pytest intercepts that)
+        return [b"%d" % int(v) for v in x.flatten(1).sum(1)]
+
+    cache = ResultCache(tmp_path / "cache.sqlite")
+    opts = RunOptions(progress=False, batch_size=3)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        compute_cached(items, compute, "test", cache, opts, CPU, "t")
+    assert cache.count("test") == 3
+    batches.clear()
+    fail["at_batch"] = 0
+    values = compute_cached(items, compute, "test", ResultCache(cache.path), opts, CPU, "t")
+    assert batches == [3, 2] and len(values) == 8
