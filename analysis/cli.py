@@ -14,10 +14,12 @@ REPORT_EPILOG = """examples:
   crnkit analyze cityscapes/responses.csv nyu/responses.csv --out report/ --focal crn
   crnkit analyze --db sqlite:///study.sqlite --study-id crn-city --out report/ --bootstrap 5000
   crnkit analyze responses.csv --out report/ --min-catch-accuracy 0.8 --exclude-focus-lost
+  crnkit analyze responses.csv --out report/ --metrics metrics.csv
 
 study.json beside each responses.csv supplies the exclusion defaults; options override it.
 Writes index.html, rates.csv, table.md/.tex/.csv, rankings.csv, exclusions.csv,
-exposure.png/.svg and diagnostics files into --out.
+exposure.png/.svg and diagnostics files into --out; with --metrics also
+metrics_table.md/.tex/.csv and agreement_*.csv.
 See also: crnkit analyze plan --help (sample sizes).
 """
 
@@ -57,6 +59,9 @@ def _report_parser(prog: str) -> argparse.ArgumentParser:
     table.add_argument("--columns", default="auto", choices=["auto", "dataset", "exposure"])
     table.add_argument("--exposure", help="exposure shown when columns are data sets")
     table.add_argument("--table-n", action="store_true", help="show n per cell in the tables")
+    table.add_argument(
+        "--metrics", help="metrics.csv of `crnkit metrics`: adds metrics and their agreement"
+    )
     stats = parser.add_argument_group("statistics")
     stats.add_argument("--correction", default="holm", choices=["holm", "bh", "none"])
     stats.add_argument(
@@ -232,6 +237,7 @@ def _options(args: argparse.Namespace):
         correction=args.correction,
         family=args.family,
         alpha=args.alpha,
+        metrics=args.metrics,
     )
 
 
@@ -246,6 +252,11 @@ def run_report(argv: list[str], prog: str) -> int:
     written = write_report(result, args.out)
     for table in filter(None, (result.table, *_task_tables(result))):
         print(to_markdown(table), end="")
+    if result.agreement is not None and not result.agreement.methods.empty:
+        from analysis.agreement_tables import markdown
+
+        level = round(100 * result.options.bootstrap.level)
+        print("\n" + markdown(result.agreement, level), end="")
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     index = Path(args.out) / "index.html"

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.agreement import Agreement, agreement_analysis, read_metrics
 from analysis.bootstrap import BootstrapConfig, bootstrap_intervals
 from analysis.curves import ExposureCurves, fit_exposure_curves
 from analysis.diagnostics import (
@@ -58,6 +59,7 @@ class AnalysisOptions:
     correction: str = "holm"
     family: str = "dataset-exposure"
     alpha: float = 0.05
+    metrics: str | None = None  # metrics.csv of `crnkit metrics`, for the agreement section
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class AnalysisResult:
     notes: tuple[str, ...]
     multiplicity: str = ""
     tasks: TaskResults | None = None
+    agreement: Agreement | None = None
 
     @property
     def has_paired(self) -> bool:
@@ -181,7 +184,12 @@ def _paired(options, loaded, configs, excluded, kept, tasks) -> AnalysisResult:
     rankings, rank_notes = rank_methods(kept, options.bootstrap)
     curves = fit_exposure_curves(kept, level)
     trials = loaded.frame[(loaded.frame["kind"] != "practice") & (loaded.frame["task"] == PAIRED)]
+    agreement = None
+    if options.metrics:
+        metrics = read_metrics(options.metrics)
+        agreement = agreement_analysis(kept, metrics, loaded.studies, options.bootstrap)
     notes = (*loaded.notes, *estimability_notes(rates), *rank_notes, *curves.notes)
+    notes = (*notes, *(agreement.notes if agreement else ()))
     return AnalysisResult(
         options=options,
         loaded=loaded,
@@ -197,6 +205,7 @@ def _paired(options, loaded, configs, excluded, kept, tasks) -> AnalysisResult:
         notes=notes,
         multiplicity=family_statement(rates, options.correction, options.alpha, options.family),
         tasks=tasks,
+        agreement=agreement,
     )
 
 
@@ -217,6 +226,7 @@ def settings_record(result: AnalysisResult) -> dict[str, Any]:
         "alpha": opts.alpha,
         "table": asdict(opts.table) | {"focal": result.focal},
         "tasks": task_settings(result),
+        "metrics": opts.metrics,
         "notes": list(result.notes),
     }
 
@@ -263,6 +273,14 @@ def output_names() -> tuple[str, ...]:
     )
 
 
+AGREEMENT_FILES = (
+    "metrics_table.md",
+    "metrics_table.tex",
+    "metrics_table.csv",
+    "agreement_methods.csv",
+    "agreement_tau.csv",
+    "agreement_images.csv",
+)
 DIAGNOSTIC_FILES = ("position", "images", "participants", "devices", "device_summary", "timing")
 # Written when the input has real-or-fake tasks (see analysis.hype and docs/analysis.md).
 TASK_FILES = (

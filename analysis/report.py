@@ -68,6 +68,23 @@ def write_tables(result: AnalysisResult, out: Path) -> None:
     _csv(result.curves.fits, out / "exposure_fits.csv")
     for name in DIAGNOSTIC_FILES:
         _csv(result.diagnostics[name], out / f"diagnostics_{name}.csv")
+    if result.agreement is not None:
+        write_agreement(result, out)
+
+
+def write_agreement(result: AnalysisResult, out: Path) -> None:
+    """metrics_table.md/.tex/.csv and agreement_{methods,tau,images}.csv."""
+    from analysis.agreement_tables import csv_text, latex, markdown
+
+    agreement = result.agreement
+    level = round(100 * result.options.bootstrap.level)
+    if not agreement.methods.empty:
+        atomic_write_text(out / "metrics_table.md", markdown(agreement, level))
+        atomic_write_text(out / "metrics_table.tex", latex(agreement, level))
+        atomic_write_text(out / "metrics_table.csv", csv_text(agreement, level))
+    _csv(agreement.methods, out / "agreement_methods.csv")
+    _csv(agreement.tau, out / "agreement_tau.csv")
+    _csv(agreement.images, out / "agreement_images.csv")
 
 
 def write_figures(result: AnalysisResult, out: Path) -> dict[str, SavedFigure]:
@@ -159,6 +176,8 @@ def _paired_html(result: AnalysisResult) -> dict[str, str]:
         "device_summary": _html_table(diag["device_summary"]),
         "failing_images": _html_table(worst),
     }
+    if result.agreement is not None and not result.agreement.methods.empty:
+        html |= _agreement_html(result)
     return html
 
 
@@ -185,6 +204,22 @@ def render_html(
         ci_name=CI_NAMES[result.options.table.ci],
         level=round(100 * result.options.bootstrap.level),
     )
+
+
+def _agreement_html(result: AnalysisResult) -> dict[str, str]:
+    from analysis.agreement_tables import methods_table, tau_paper_table
+
+    agreement = result.agreement
+    level = round(100 * result.options.bootstrap.level)
+    return {
+        "metrics_table": table_frame(methods_table(agreement, level)).to_html(
+            index=False, border=0, classes="paper"
+        ),
+        "metrics_tau": table_frame(tau_paper_table(agreement, level)).to_html(
+            index=False, border=0, classes="data"
+        ),
+        "metrics_images": _html_table(agreement.images),
+    }
 
 
 def _strip_xml_header(svg: str) -> str:

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("crn.commands.runs", "list training runs and the splits they used"),
     "imageset": ("study.cli_imageset", "import outside outputs or degrade a set for catch trials"),
     "study": ("study.cli", "write, validate, serve, simulate and export realism studies"),
+    "metrics": ("metrics.cli", "FID, KID, segmentation score and diversity of image sets"),
     "analyze": ("analysis.cli", "preference rates, tests, rankings, tables, plots, report"),
     "demo": ("crn.commands.demo", "the whole pipeline end to end on synthetic data"),
 }

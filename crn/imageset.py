@@ -5,6 +5,7 @@ Torch-free so that the study server can read sets without importing the model co
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -67,6 +68,12 @@ class ImageSet:
             elif sha256_file(path) != self.sha256.get(image_id):
                 problems.append(f"{self.name}: {path} does not match its recorded sha256")
         return problems
+
+
+def set_digest(iset: ImageSet) -> str:
+    """sha256 over the set's sorted "id<TAB>sha256" lines: identifies its exact content."""
+    lines = "".join(f"{image_id}\t{iset.sha256.get(image_id, '')}\n" for image_id in iset.ids)
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 
 def check_image_id(image_id: str) -> str:

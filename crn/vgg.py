@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from crn.errors import UserError
+from crn.statedict import read_state_dict
 
 TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"
 # (name, features index of the conv) for the 16 convs; the ReLU follows at index + 1.
@@ -169,23 +170,7 @@ def _random_init(net: VGG19, seed: int) -> None:
 
 def read_torchvision(path: str, net: VGG19) -> dict[str, torch.Tensor]:
     """The entries of a torchvision-format state dict that `net` needs, shape-checked."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise UserError(f"{path}: not a readable torch state dict ({err})") from None
-    if not isinstance(state, dict):
-        raise UserError(f"{path}: expected a state dict with keys like features.0.weight")
-    wanted = net.state_dict()
-    missing = [key for key in wanted if key not in state]
-    if missing:
-        raise UserError(f"{path}: not a VGG-19 state dict (missing {', '.join(missing[:3])})")
-    for key, value in wanted.items():
-        if tuple(state[key].shape) != tuple(value.shape):
-            raise UserError(
-                f"{path}: {key} has shape {tuple(state[key].shape)}, "
-                f"expected {tuple(value.shape)} (VGG-19)"
-            )
-    return {key: state[key].float() for key in wanted}
+    return read_state_dict(path, net, "VGG-19")
 
 
 def read_matconvnet(path: str) -> dict[str, torch.Tensor]:

@@ -282,9 +282,13 @@ def independent_intervals(
     from statsmodels.stats.proportion import proportion_confint
 
     k_arr, n_arr = np.asarray(k), np.asarray(n)
-    wilson = proportion_confint(k_arr, n_arr, alpha=1 - level, method="wilson")
-    exact = proportion_confint(k_arr, n_arr, alpha=1 - level, method="beta")
-    out = dict(zip(("wilson_lo", "wilson_hi", "cp_lo", "cp_hi"), (*wilson, *exact), strict=True))
+    rate = k_arr / n_arr
+    bounds = []
+    for method in ("wilson", "beta"):
+        lo, hi = proportion_confint(k_arr, n_arr, alpha=1 - level, method=method)
+        # Rounding can put a bound a hair past the rate (e.g. 3e-17 above 0 of 0): keep it round.
+        bounds += [np.minimum(lo, rate), np.maximum(hi, rate)]
+    out = dict(zip(("wilson_lo", "wilson_hi", "cp_lo", "cp_hi"), bounds, strict=True))
     if test:
         pairs = np.broadcast_arrays(k_arr, n_arr)
         p = [

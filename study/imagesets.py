@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from crn.errors import UserError
-from crn.imageset import ImageSet, load_imageset
+from crn.imageset import ImageSet, load_imageset, set_digest
 from study.spec import Comparison, StudySpec
 
 Pair = tuple[str, str]
-
-
-def set_digest(iset: ImageSet) -> str:
-    """sha256 over the set's sorted "id<TAB>sha256" lines: identifies its exact content."""
-    lines = "".join(f"{image_id}\t{iset.sha256.get(image_id, '')}\n" for image_id in iset.ids)
-    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

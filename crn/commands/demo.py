@@ -128,7 +128,7 @@ def _train(cfg: DemoConfig, out: Path, splits: Path, vgg: str) -> None:
 
 
 def _image_sets(out: Path, splits: Path) -> None:
-    _say("3/7 image sets: real photos, each model's outputs, blurred catch images")
+    _say("3/7 image sets: real photos, each model's outputs, blurred catch images, metrics")
     sets = out / "sets"
     _crnkit("data", "export-real", "--splits", splits, "--split", "test", "--out", sets / "real")
     for model in ("crn", *BASELINES):
@@ -148,6 +148,27 @@ def _image_sets(out: Path, splits: Path) -> None:
     _crnkit(
         "imageset", "degrade", "--from", sets / "real", "--how", "blur", "--out", sets / "real-blur"
     )
+
+
+def _metrics(cfg: DemoConfig, out: Path, splits: Path, vgg: str) -> Path:
+    """FID and KID of each model against the real photos, and the diversity of CRN's k outputs."""
+    from metrics.networks import inception_hub_path
+
+    sets = out / "sets"
+    crn = out / "runs" / "crn" / "last.pt"
+    _crnkit("generate", "--checkpoint", crn, "--splits", splits, "--out", sets / "crn",
+            "--variant", "all", "--overwrite")  # fmt: skip
+    inception = str(inception_hub_path()) if inception_hub_path().is_file() else "random"
+    if inception == "random":
+        print("note: no FID Inception weights found: FID/KID use --inception-weights random")
+    result = out / "metrics" / "metrics.csv"
+    variants = [sets / f"crn-v{i}" for i in range(cfg.crn_k)]
+    _crnkit(
+        "metrics", "--real", sets / "real", "--sets", *(sets / m for m in ("crn", *BASELINES)),
+        "--variants", *variants, "--inception-weights", inception, "--vgg-weights", vgg,
+        "--cache", out / "metrics" / "cache.sqlite", "--out", result, "--no-progress",
+    )  # fmt: skip
+    return result
 
 
 def study_document(cfg: DemoConfig, random_vgg: bool) -> dict:
@@ -260,6 +281,7 @@ def _summary(out: Path, random_vgg: bool) -> None:
         ("splits", out / "splits.json"),
         ("checkpoints", out / "runs"),
         ("image sets", out / "sets"),
+        ("metrics", out / "metrics" / "metrics.csv"),
         ("study spec", out / "study" / "study.toml"),
         ("responses", out / "study" / "responses.csv"),
         ("report", out / "report" / "index.html"),
@@ -290,6 +312,7 @@ def main(argv: list[str], prog: str = "crnkit demo") -> int:
     splits = _data(cfg, out)
     _train(cfg, out, splits, vgg)
     _image_sets(out, splits)
+    metrics_csv = _metrics(cfg, out, splits, vgg)
     _say("4/7 the study: CRN vs each baseline (unlimited), CRN and pix2pix vs real (125–8000 ms)")
     study_dir = out / "study"
     study_dir.mkdir(exist_ok=True)
@@ -306,6 +329,8 @@ def main(argv: list[str], prog: str = "crnkit demo") -> int:
         "crn",
         "--seed",
         cfg.seed,
+        "--metrics",
+        metrics_csv,
     )
     _summary(out, random_vgg)
     return 0

@@ -59,3 +59,15 @@ def test_report_files(demo_out):
     assert "crn" in html and "random weights" in html
     for name in ("rates.csv", "table.md", "table.tex", "table.csv", "exposure.png"):
         assert (report / name).stat().st_size > 0, name
+
+
+def test_metrics_and_their_agreement_with_people(demo_out):
+    with open(demo_out / "metrics" / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    pairs = {(r["set"], r["metric"]) for r in rows}
+    for name in ("crn", "pix2pix", "encdec"):
+        assert {(name, "fid"), (name, "kid")} <= pairs
+    assert ("crn", "diversity") in pairs
+    report = demo_out / "report"
+    assert "FID" in (report / "metrics_table.md").read_text()
+    assert "Automatic metrics and how they agree with people" in (report / "index.html").read_text()
