@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
-SAFE_CODE = re.compile(r"^[A-Za-z0-9_-]*$")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+\Z")  # \Z: `$` would accept a final newline
+SAFE_CODE = re.compile(r"^[A-Za-z0-9_-]*\Z")
 UNLIMITED = "unlimited"
 EXPOSURE_TEXT = 'a positive number of milliseconds or "unlimited"'
 REQUIRED = object()
