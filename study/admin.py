@@ -30,6 +30,7 @@ from sqlalchemy import Engine, text
 
 from crn.errors import UserError
 from study.export import iter_participants_csv, iter_responses_csv, study_document
+from study.runtime import runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -59,8 +60,6 @@ class Cell:
 
 
 def _runtime() -> Any:
-    from study.app import runtime  # the app module registers this blueprint: import it late
-
     return runtime(current_app)
 
 

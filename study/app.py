@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from study import admin, api, images, pages, security
 from study.config import ServerConfig
 from study.httperrors import register_error_handlers
 from study.runtime import EXTENSION, StudyRuntime, runtime, start_runtime
@@ -38,9 +39,6 @@ def create_app(test_config: dict[str, Any] | ServerConfig | None = None) -> Flas
     if config.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
     register_error_handlers(app)
-
-    from study import admin, api, images, pages, security
-
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(images.bp)

@@ -1,4 +1,4 @@
-"""Images of a study behind opaque per-study keys, so a URL does not reveal which method made it."""
+"""Opaque per-study image keys, so that a URL does not reveal which method made an image."""
 
 from __future__ import annotations
 
@@ -9,15 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from flask import Blueprint, send_file
-
 from crn.errors import UserError
 from crn.imageset import ImageSet
-from study.httperrors import NotFoundError
 
-bp = Blueprint("images", __name__)
-
-CACHE_SECONDS = 365 * 24 * 3600
 KEY_HEX_CHARS = 32
 
 
@@ -62,16 +56,3 @@ class ImageIndex:
     def url(self, set_name: str, image_id: str) -> str:
         """The image's URL relative to the app root ("img/<key>"), so a URL prefix keeps working."""
         return f"img/{self.keys[(set_name, image_id)]}"
-
-
-@bp.get("/img/<key>")
-def image(key: str):
-    """Serve one image of the study by its opaque key, with a long cache lifetime."""
-    from study.runtime import runtime
-
-    path = runtime().images.paths.get(key)
-    if path is None:
-        raise NotFoundError("no such image")
-    response = send_file(path, max_age=CACHE_SECONDS, conditional=True)
-    response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}, immutable"
-    return response

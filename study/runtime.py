@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert, select
 from crn.errors import UserError
 from study.config import ServerConfig
 from study.db import Study, init_db, make_engine, write_tx
-from study.images import ImageIndex
+from study.imageindex import ImageIndex
 from study.keyfile import read_or_create_key
 
 EXTENSION = "crnkit_study"

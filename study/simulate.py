@@ -97,7 +97,7 @@ class Oracle:
 
 def build_oracle(spec_path: str | Path, key_file: str | Path) -> Oracle:
     """The simulated eye: maps URL keys to sets using the study's spec and key file."""
-    from study.images import image_key
+    from study.imageindex import image_key
     from study.imagesets import load_study_sets
     from study.spec import load_spec
 
