@@ -42,11 +42,13 @@ def _number(body: dict, key: str, low: float, high: float, *, low_open: bool, re
         if required:
             raise InvalidError(f"'{key}' is required (a number)")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    # An int is compared as it is: a 400-digit integer overflows math.isfinite and float().
+    finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if isinstance(value, bool) or not finite:
         raise InvalidError(f"'{key}' must be a number, got {_show(value)}")
     if value < low or (low_open and value == low) or value > high:
         bracket = "(" if low_open else "["
-        raise InvalidError(f"'{key}' must be in {bracket}{low:g}, {high:g}], got {value:g}")
+        raise InvalidError(f"'{key}' must be in {bracket}{low:g}, {high:g}], got {_show(value)}")
     return float(value)
 
 
@@ -63,6 +65,15 @@ def _show(value: Any, limit: int = 40) -> str:
     # JSON escapes control characters, so user-supplied text cannot break the one-line message.
     text = json.dumps(value, ensure_ascii=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def is_storable_text(value: str) -> bool:
+    """True if `value` can be stored as UTF-8 (JSON may carry lone surrogates, "\\ud800")."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_keys(body: dict, allowed: tuple[str, ...]) -> None:
@@ -95,7 +106,7 @@ ANSWER_KEYS = tuple(AnswerPayload.__dataclass_fields__)
 
 
 def parse_answer(body: dict[str, Any]) -> AnswerPayload:
-    """Validate an answer body (see /work/notes/study-api.md); InvalidError names the bad field."""
+    """Validate an answer body (fields of AnswerPayload); InvalidError names the bad field."""
     _check_keys(body, ANSWER_KEYS)
     choice = body.get("choice")
     if choice not in CHOICES:
@@ -146,6 +157,8 @@ def parse_events(body: dict[str, Any]) -> list[EventIn]:
             raise InvalidError(
                 f"{where}.detail must be a string of at most {MAX_DETAIL} characters"
             )
+        if detail is not None and not is_storable_text(detail):
+            raise InvalidError(f"{where}.detail must be valid Unicode text (no lone surrogates)")
         out.append(EventIn(item["type"], trial_id, detail))
     return out
 
@@ -170,6 +183,8 @@ def parse_enrol(body: dict[str, Any]) -> EnrolPayload:
             raise InvalidError(
                 f"params[{_show(key)}] must be a string of at most {MAX_PARAM_CHARS} characters"
             )
+        if not (is_storable_text(key) and is_storable_text(value)):
+            raise InvalidError(f"params[{_show(key)}] must be valid Unicode text")
     return EnrolPayload(
         params=dict(params),
         window_w=_integer(body, "window_w", 0, 100_000),
