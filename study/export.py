@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from crn.csvcells import spreadsheet_safe
 from crn.errors import UserError
 from crn.fsutil import atomic_open
 from crn.imageset import MANIFEST, load_imageset
@@ -105,11 +106,13 @@ def pick_study_id(engine: Engine, study_id: str | None) -> str:
 
 
 def format_cell(value: Any) -> str:
-    """A CSV cell: NULL is empty, booleans are 0/1, whole floats keep their decimal point."""
+    """A CSV cell: NULL is empty, booleans 0/1, text spreadsheet-safe (crn.csvcells)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, str):
+        return spreadsheet_safe(value)
     return str(value)
 
 
