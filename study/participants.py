@@ -13,8 +13,14 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from crn.errors import UserError
 from study.db import Coverage, Participant, Study, Trial, utc_now, write_tx
-from study.httperrors import ConflictError, ForbiddenError, InvalidError, UnauthorizedError
-from study.platforms import hash_worker_id, parse_entry
+from study.httperrors import (
+    ApiError,
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    UnauthorizedError,
+)
+from study.platforms import PlatformEntry, hash_worker_id, parse_entry
 from study.runtime import StudyRuntime
 from study.scheduler import plan_participant
 from study.spec import exposure_ms
@@ -25,6 +31,8 @@ S = Study.__table__
 C = Coverage.__table__
 TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 MAX_USER_AGENT = 512
+ALREADY_MESSAGE = "you have already taken part in this study"
+REFUSED_MESSAGE = "you cannot take part: you took part in a related study before"
 
 _BUMP_COVERAGE = (
     update(C)
@@ -143,11 +151,11 @@ def enrol(
             select(S.c.status).where(S.c.id == rt.study_id).with_for_update()
         ).scalar_one()
         if worker_hash is not None:
-            resumed = _resume(conn, rt.study_id, worker_hash, token)
+            resumed = _resume(conn, rt.study_id, entry, worker_hash, token)
             if resumed is not None:
                 return _described(conn, resumed, describe)
         if status != "open":
-            raise ForbiddenError(f"this study is {status} and does not accept new participants")
+            raise ForbiddenError(closed_message(status))
         if worker_hash is not None and _took_excluded(conn, rt.spec, worker_hash):
             _refuse(conn, rt, entry, worker_hash, token, user_agent)
             refused = True
@@ -155,7 +163,7 @@ def enrol(
             created = _create(conn, rt, entry, worker_hash, token, user_agent)
             return _described(conn, created, describe)
     if refused:
-        raise ForbiddenError("you cannot take part: you took part in a related study before")
+        raise ForbiddenError(REFUSED_MESSAGE)
     raise AssertionError("unreachable")
 
 
@@ -165,21 +173,47 @@ def _described(conn: Connection, enrolment: Enrolment, describe) -> Enrolment:
     return dataclasses.replace(enrolment, state=describe(conn, enrolment.participant_pk))
 
 
-def _resume(conn: Connection, study_id: str, worker_hash: str, token: str) -> Enrolment | None:
-    row = conn.execute(
-        select(P.c.id, P.c.public_id, P.c.status).where(
+def _worker_row(conn: Connection, study_id: str, worker_hash: str):
+    return conn.execute(
+        select(P.c.id, P.c.public_id, P.c.status, P.c.hit_id).where(
             P.c.study_id == study_id, P.c.worker_hash == worker_hash
         )
     ).first()
+
+
+def _repeat_refusal(row, entry: PlatformEntry) -> ApiError | None:
+    """Why a known worker may not go on (None: they may resume)."""
+    if row.status == "refused":
+        return ForbiddenError(REFUSED_MESSAGE)
+    # MTurk: a worker who finished may come back through the same HIT (say the submit form
+    # failed, or they returned the assignment and took it again) to submit the one they hold.
+    same_hit = entry.platform == "mturk" and bool(entry.hit_id) and row.hit_id == entry.hit_id
+    if row.status == "finished" and not same_hit:
+        return ConflictError(ALREADY_MESSAGE)
+    return None
+
+
+def _resume(
+    conn: Connection, study_id: str, entry: PlatformEntry, worker_hash: str, token: str
+) -> Enrolment | None:
+    row = _worker_row(conn, study_id, worker_hash)
     if row is None:
         return None
-    if row.status == "finished":
-        raise ConflictError("you have already taken part in this study")
-    if row.status == "refused":
-        raise ForbiddenError("you cannot take part: you took part in a related study before")
+    refusal = _repeat_refusal(row, entry)
+    if refusal is not None:
+        raise refusal
     # The platform's worker id is the only credential a returning person has; a new token is
     # issued and the old one revoked, so at most one browser tab drives the participant.
-    conn.execute(update(P).where(P.c.id == row.id).values(token_hash=hash_token(token)))
+    values: dict[str, object] = {"token_hash": hash_token(token)}
+    if entry.platform == "mturk":
+        # A worker who returns a HIT and accepts it again gets a new assignmentId, and MTurk
+        # accepts a submission only for the assignment the worker holds now.
+        values.update(
+            assignment_id=entry.assignment_id or None,
+            hit_id=entry.hit_id or None,
+            submit_to=entry.submit_to or None,
+        )
+    conn.execute(update(P).where(P.c.id == row.id).values(**values))
     return Enrolment(
         preview=False,
         token=token,
@@ -187,6 +221,35 @@ def _resume(conn: Connection, study_id: str, worker_hash: str, token: str) -> En
         participant_id=row.public_id,
         resumed=True,
     )
+
+
+def entry_refusal(rt: StudyRuntime, entry: PlatformEntry) -> ApiError | None:
+    """Why this entry cannot start or resume the study (read-only; None if it can).
+
+    The participant page asks this before showing consent, so that a paused study or a repeat
+    worker is told on the first page rather than after pressing Start.
+    """
+    if entry.preview:
+        return None
+    worker_hash = None
+    if entry.worker_id is not None:
+        worker_hash = hash_worker_id(rt.secret, entry.platform, entry.worker_id)
+    with rt.engine.connect() as conn:
+        status = conn.execute(select(S.c.status).where(S.c.id == rt.study_id)).scalar_one()
+        if worker_hash is not None:
+            row = _worker_row(conn, rt.study_id, worker_hash)
+            if row is not None:
+                return _repeat_refusal(row, entry)
+        if status != "open":
+            return ForbiddenError(closed_message(status))
+        if worker_hash is not None and _took_excluded(conn, rt.spec, worker_hash):
+            return ForbiddenError(REFUSED_MESSAGE)
+    return None
+
+
+def closed_message(status: str) -> str:
+    """What a newcomer to a study that is not open is told."""
+    return f"this study is {status} and does not accept new participants"
 
 
 def _took_excluded(conn: Connection, spec, worker_hash: str) -> bool:
