@@ -14,7 +14,6 @@ from crn.errors import UserError
 
 ENV_PREFIX = "CRNKIT_STUDY_"
 DEFAULT_MAX_BODY = 64 * 1024
-KEY_FILE_NAME = "study-secret.key"
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class ServerConfig:
 
     spec_path: Path
     database_url: str
-    key_file: Path
+    key_file: Path | None = None  # None: the study's key in study.secretstore's folder
     admin_token: str | None = None
     trust_proxy: bool = False
     public_url: str | None = None
@@ -43,16 +42,14 @@ class ServerConfig:
         max_body_bytes: int = DEFAULT_MAX_BODY,
         verify_images: bool = True,
     ) -> ServerConfig:
-        """A config with the database URL normalised and the key file defaulted beside the DB."""
+        """A config with the database URL normalised (a file path becomes a sqlite URL)."""
         url = database_url_from(str(database_url))
-        if key_file is None:
-            key_file = default_key_file(url)
         if int(max_body_bytes) < 1024:
             raise UserError(f"max body size must be at least 1024 bytes, got {max_body_bytes}")
         return cls(
             spec_path=Path(spec_path),
             database_url=url,
-            key_file=Path(key_file),
+            key_file=Path(key_file) if key_file else None,
             admin_token=admin_token or None,
             trust_proxy=bool(trust_proxy),
             public_url=public_url.rstrip("/") if public_url else None,
@@ -108,9 +105,9 @@ def database_url_from(value: str) -> str:
     return f"sqlite:///{Path(value).resolve()}"
 
 
-def default_key_file(url: str) -> Path:
-    """`<db folder>/study-secret.key` for a SQLite file; other databases need an explicit one."""
+def sqlite_folder(url: str) -> Path | None:
+    """The folder of a SQLite database file (where older versions kept the key), else None."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        return Path(parsed.database).resolve().parent / KEY_FILE_NAME
-    raise UserError(f"give a key file for the database '{parsed.render_as_string()}'")
+        return Path(parsed.database).resolve().parent
+    return None

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from crn.errors import UserError
+from study.secretstore import ensure_secrets_dir, secrets_dir
 
 KEY_BYTES = 32
 
@@ -31,6 +32,8 @@ def read_or_create_key(path: str | os.PathLike[str]) -> bytes:
 def _create_key(path: Path) -> None:
     # Written to a private temp file, then hard-linked into place: several server processes
     # starting at once either create the key or read the complete one another process made.
+    if path.parent == secrets_dir():
+        ensure_secrets_dir(path.parent)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -105,7 +105,7 @@ def test_imageset_import_and_degrade(tmp_path, image_sets, capsys):
 
 def test_payments_command_writes_decisions(tmp_path, capsys):
     key = bytes(range(32))
-    (tmp_path / "study-secret.key").write_bytes(key)
+    (tmp_path / "study-secret.key").write_bytes(key)  # where older versions kept it: still found
     (tmp_path / "study.json").write_text(json.dumps({"exclusions": {"min_catch_accuracy": 0.5}}))
     worker_hash = hash_worker_id(key, "prolific", "W1")
     (tmp_path / "participants.csv").write_text(

@@ -136,5 +136,5 @@ def test_worker_ids_never_stored_or_exported_in_clear(tmp_path, image_sets, live
 
 
 def test_secret_key_file_is_private(ops_app):
-    key_file = Path(runtime(ops_app).config.key_file)
+    key_file = runtime(ops_app).key_file
     assert key_file.stat().st_mode & 0o077 == 0
