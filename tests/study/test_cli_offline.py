@@ -56,7 +56,9 @@ def test_init_refuses_to_overwrite_and_checks_its_options(tmp_path, image_sets, 
     assert main(["study", "init", *sets, "--out", str(out)]) == 2
     assert "exists; pass --force" in capsys.readouterr().err and out.read_text() == "keep me"
     assert main(["study", "init", *sets, "--out", str(out), "--exposures", "125,-5"]) == 2
-    assert "--exposures: expected a positive number of milliseconds" in capsys.readouterr().err
+    assert "--exposures: expected a whole number of milliseconds" in capsys.readouterr().err
+    assert main(["study", "init", *sets, "--out", str(out), "--exposures", "125,16"]) == 2
+    assert "--exposures: expected at least 34 ms" in capsys.readouterr().err
     assert main(["study", "init", *sets, "--out", str(out), "--focal", "gan"]) == 2
     assert "--focal gan: not one of the sets (real, crn)" in capsys.readouterr().err
     assert main(["study", "init", *sets, "--out", str(out), "--force", "--id", "s1"]) == 0
