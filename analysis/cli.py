@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from analysis.errors import AnalysisInputError
 
@@ -152,7 +153,7 @@ def run_report(argv: list[str], prog: str) -> int:
     print(to_markdown(result.table), end="")
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"wrote {len(written)} files to {args.out} (open {args.out}/index.html)")
+    print(f"wrote {len(written)} files to {args.out} (open {Path(args.out) / 'index.html'})")
     return 0
 
 

@@ -19,7 +19,13 @@ from analysis.diagnostics import (
     position_bias,
     timing_summary,
 )
-from analysis.exclusions import ExclusionConfig, ExclusionResult, apply_exclusions, exclusion_config
+from analysis.exclusions import (
+    ExclusionConfig,
+    ExclusionResult,
+    apply_exclusions,
+    check_something_kept,
+    exclusion_config,
+)
 from analysis.load import LoadedResponses, load_responses
 from analysis.ranking import rank_methods
 from analysis.rates import rate_table
@@ -96,6 +102,7 @@ def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> 
         loaded = load_responses(options.paths, options.db_url, options.study_id, options.study_json)
     configs = _configs(loaded, options.exclusion_overrides)
     excluded = apply_exclusions(loaded.frame, configs)
+    check_something_kept(excluded)
     kept = excluded.kept
     rates = rate_table(kept, options.bootstrap.level, options.correction, options.alpha)
     rates = pd.concat([rates, bootstrap_intervals(kept, rates, options.bootstrap)], axis=1)

@@ -98,7 +98,7 @@ def _set(doc: dict, path: str, value) -> dict:
 
 EXPOSURE = 'expected a whole number of milliseconds (e.g. 125, not seconds) or "unlimited"'
 TOO_SHORT = (
-    'expected at least 34 ms (two display frames at 60 Hz; a shorter exposure cannot be shown '
+    "expected at least 34 ms (two display frames at 60 Hz; a shorter exposure cannot be shown "
     'reliably) or "unlimited"'
 )
 
