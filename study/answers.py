@@ -13,7 +13,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from study.db import Event, Participant, Response, Trial, write_tx
 from study.httperrors import ConflictError, ForbiddenError, InvalidError, NotFoundError
-from study.participants import MAX_USER_AGENT, hash_token, token_owner
+from study.participants import clean_user_agent, hash_token, token_owner
 from study.payloads import AnswerPayload, EventIn
 from study.runtime import StudyRuntime
 
@@ -47,6 +47,10 @@ _LOOKUP = (
     .select_from(T.join(P, P.c.id == T.c.participant_id).outerjoin(R, R.c.trial_id == T.c.id))
     .where(T.c.id == bindparam("trial_id"))
 )
+# PostgreSQL: racing answers to one trial queue on its row lock, taken in a statement of its
+# own so that the lookup after it sees what the winner committed (READ COMMITTED takes a new
+# snapshot per statement). SQLite's BEGIN IMMEDIATE serialises writers already.
+_LOCK_TRIAL = select(T.c.id).where(T.c.id == bindparam("trial_id")).with_for_update()
 _TRIAL_AT = select(
     T.c.id,
     T.c.position,
@@ -198,6 +202,8 @@ def record_answer(
     moment = _now()
     now = iso(moment)
     with write_tx(rt.engine) as conn:
+        if conn.dialect.name != "sqlite":
+            conn.execute(_LOCK_TRIAL, {"trial_id": trial_id})
         row = conn.execute(_LOOKUP, {"trial_id": trial_id}).first()
         _check_access(conn, rt, token_hash, row)
         if row.payload_sha256 is not None:
@@ -239,7 +245,7 @@ def _response_values(payload, chosen, ok, shown_at, answered_at, user_agent) -> 
         "window_w": payload.window_w,
         "window_h": payload.window_h,
         "focus_lost": payload.focus_lost,
-        "user_agent": (user_agent or "")[:MAX_USER_AGENT] or None,
+        "user_agent": clean_user_agent(user_agent),
     }
 
 

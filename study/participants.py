@@ -56,6 +56,11 @@ _TOKEN_OWNER = select(P.c.id, P.c.study_id, P.c.status).where(
 )
 
 
+def clean_user_agent(user_agent: str | None) -> str | None:
+    """The User-Agent as stored: at most MAX_USER_AGENT characters, no NUL, None if empty."""
+    return (user_agent or "").replace("\x00", "")[:MAX_USER_AGENT] or None
+
+
 def hash_token(token: str) -> str:
     """The stored form of a participant token (sha256 hex)."""
     return hashlib.sha256(token.encode("ascii")).hexdigest()
@@ -286,7 +291,7 @@ def _insert_participant(
             status=status,
             seed=seed,
             trials_total=total,
-            user_agent=(user_agent or "")[:MAX_USER_AGENT] or None,
+            user_agent=clean_user_agent(user_agent),
             created_at=utc_now(),
         )
     ).inserted_primary_key[0]

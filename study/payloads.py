@@ -68,12 +68,13 @@ def _show(value: Any, limit: int = 40) -> str:
 
 
 def is_storable_text(value: str) -> bool:
-    """True if `value` can be stored as UTF-8 (JSON may carry lone surrogates, "\\ud800")."""
+    """True if every database can store `value`: UTF-8 encodable (JSON may carry lone
+    surrogates, "\\ud800") and free of NUL characters (PostgreSQL's text cannot hold them)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return False
-    return True
+    return "\x00" not in value
 
 
 def _check_keys(body: dict, allowed: tuple[str, ...]) -> None:
@@ -158,7 +159,9 @@ def parse_events(body: dict[str, Any]) -> list[EventIn]:
                 f"{where}.detail must be a string of at most {MAX_DETAIL} characters"
             )
         if detail is not None and not is_storable_text(detail):
-            raise InvalidError(f"{where}.detail must be valid Unicode text (no lone surrogates)")
+            raise InvalidError(
+                f"{where}.detail must be valid Unicode text (no lone surrogates or NUL)"
+            )
         out.append(EventIn(item["type"], trial_id, detail))
     return out
 
