@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from study.httperrors import BadRequestError, InvalidError
@@ -99,11 +99,12 @@ class AnswerPayload:
 
     def sha256(self) -> str:
         """Hash of the canonical payload: equal for a retry, different for a changed answer."""
-        text = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        fields = {name: getattr(self, name) for name in ANSWER_FIELDS}
+        text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-ANSWER_KEYS = tuple(AnswerPayload.__dataclass_fields__)
+ANSWER_KEYS = ANSWER_FIELDS = tuple(AnswerPayload.__dataclass_fields__)
 
 
 def parse_answer(body: dict[str, Any]) -> AnswerPayload:
