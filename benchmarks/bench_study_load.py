@@ -158,8 +158,13 @@ def run_shape(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
     root = tmp / study_id
     toml = write_study(root, study_id, ns.trials, ns.images)
     db = ns.db_url or str(root / "study.sqlite")
-    proc = start_server(toml, db, root / "study-secret.key", port := free_port(), ns)
+    # Several instances share the database and the key file, as servers on several hosts would.
+    procs, urls = [], []
     try:
+        for _ in range(ns.instances):
+            port = free_port()
+            procs.append(start_server(toml, db, root / "study-secret.key", port, ns))
+            urls.append(f"http://127.0.0.1:{port}")
         config = SimConfig(
             participants=ns.participants,
             concurrency=ns.concurrency,
@@ -170,12 +175,17 @@ def run_shape(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
             timeout_s=60.0,
         )
         load_before = os.getloadavg()[0]
-        url = f"http://127.0.0.1:{port}"
-        result = run_load(url, config) if ns.client == "lean" else simulate(url, config)
-        cpu = server_cpu_s(proc.pid)
+        if ns.client == "lean":
+            result = run_load(urls, config)
+        else:
+            if len(urls) > 1:
+                raise SystemExit("--instances above 1 needs --client lean")
+            result = simulate(urls[0], config)
+        cpu = sum(server_cpu_s(proc.pid) for proc in procs)
         load_after = os.getloadavg()[0]
     finally:
-        stop_server(proc)
+        for proc in procs:
+            stop_server(proc)
     engine = make_engine(sqlalchemy_url(db) if "://" in db else f"sqlite:///{db}")
     try:
         integrity = integrity_report(engine, study_id, result.acked)
@@ -194,6 +204,7 @@ def run_shape(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
         "benchmark": "study_load",
         "shape": shape,
         "db": "postgresql" if ns.db_url else "sqlite",
+        "instances": ns.instances,
         "workers": ns.workers,
         "threads": ns.threads,
         "trials_per_participant": ns.trials,
@@ -225,9 +236,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--ramp-s", type=float, default=10.0, help="paced participants arrive over this many s"
     )
+    parser.add_argument(
+        "--instances", type=int, default=1, help="server processes on separate ports, one DB"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--db-url", default=None, help="a PostgreSQL URL instead of SQLite")
+    parser.add_argument(
+        "--start-postgres",
+        action="store_true",
+        help="start a throwaway PostgreSQL cluster (Debian's binaries, as the tests do) and use it",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--client",
@@ -246,6 +265,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen shapes; print one JSON object per shape; exit 1 if a target was missed."""
     ns = parse_args(argv)
+    cluster = None
+    if ns.start_postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "study" / "ops"))
+        from pg_cluster import start_cluster
+
+        cluster = start_cluster({"fsync": "on"})
+        ns.db_url = cluster.create_database()
+    try:
+        return _run_shapes(ns)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _run_shapes(ns: argparse.Namespace) -> int:
     ok = True
     with tempfile.TemporaryDirectory(prefix="crnkit-load-") as tmp:
         for shape in [s.strip() for s in ns.shapes.split(",") if s.strip()]:

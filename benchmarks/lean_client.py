@@ -126,22 +126,24 @@ async def _participant(index: int, host: str, port: int, config: SimConfig, resu
         conn.close()
 
 
-async def _run(base_url: str, config: SimConfig, result: SimResult) -> None:
-    parts = urlsplit(base_url)
+async def _run(base_urls: list[str], config: SimConfig, result: SimResult) -> None:
+    servers = [urlsplit(url) for url in base_urls]
     sem = asyncio.Semaphore(config.concurrency)
 
     async def one(index: int) -> None:
+        server = servers[index % len(servers)]  # round robin, as a load balancer would
         async with sem:
-            await _participant(index, parts.hostname, parts.port or 80, config, result)
+            await _participant(index, server.hostname, server.port or 80, config, result)
 
     await asyncio.gather(*(one(i) for i in range(config.participants)))
 
 
-def run_load(base_url: str, config: SimConfig) -> SimResult:
-    """Run `config.participants` participants against `base_url`; wall and CPU time recorded."""
+def run_load(base_urls: str | list[str], config: SimConfig) -> SimResult:
+    """Run `config.participants` participants against the server(s); wall and CPU recorded."""
+    urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
     result = SimResult()
     wall, cpu = time.perf_counter(), time.process_time()
-    asyncio.run(_run(base_url, config, result))
+    asyncio.run(_run(urls, config, result))
     result.wall_s = time.perf_counter() - wall
     result.cpu_s = time.process_time() - cpu
     return result
