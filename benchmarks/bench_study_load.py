@@ -109,6 +109,7 @@ def start_server(toml: Path, db: str, key_file: Path, port: int, ns: argparse.Na
         sys.executable, "-m", "crn.cli", "study", "serve", str(toml), "--db", db,
         "--key-file", str(key_file), "--port", str(port), "--workers", str(ns.workers),
         "--threads", str(ns.threads), f"--admin-token={secrets.token_urlsafe(16)}",
+        "--enrol-pool", str(ns.enrol_pool),
         "--no-verify-images",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL)
@@ -206,6 +207,7 @@ def run_shape(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
         "db": "postgresql" if ns.db_url else "sqlite",
         "instances": ns.instances,
         "workers": ns.workers,
+        "enrol_pool": ns.enrol_pool,
         "threads": ns.threads,
         "trials_per_participant": ns.trials,
         "concurrency": ns.concurrency,
@@ -240,6 +242,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--instances", type=int, default=1, help="server processes on separate ports, one DB"
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--enrol-pool",
+        type=int,
+        default=0,
+        help="serve --enrol-pool: participants planned ahead (closed: all arrive at once)",
+    )
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--db-url", default=None, help="a PostgreSQL URL instead of SQLite")
     parser.add_argument(

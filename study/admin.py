@@ -211,7 +211,10 @@ def study_status(engine: Engine, study_id: str) -> str:
 
 def participant_counts(engine: Engine, study_id: str) -> dict[str, int]:
     """Participants of the study by status (started, finished, refused…)."""
-    sql = "SELECT status, COUNT(*) FROM participant WHERE study_id = :id GROUP BY status"
+    sql = (
+        "SELECT status, COUNT(*) FROM participant WHERE study_id = :id AND status != 'vacant' "
+        "GROUP BY status"
+    )
     with engine.connect() as conn:
         counts = {status: n for status, n in conn.execute(text(sql), {"id": study_id})}
     counts["total"] = sum(counts.values())
@@ -225,7 +228,7 @@ SELECT t.kind, t.comparison, t.exposure, COUNT(t.id), COUNT(r.id),
 FROM trial t
 JOIN participant p ON p.id = t.participant_id
 LEFT JOIN response r ON r.trial_id = t.id
-WHERE p.study_id = :id
+WHERE p.study_id = :id AND p.status != 'vacant'
 GROUP BY t.kind, t.comparison, t.exposure
 """
 

@@ -28,6 +28,7 @@ class ServerConfig:
     public_url: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
     verify_images: bool = True
+    enrol_pool: int = 0  # participants kept planned ahead (study.vacancies)
 
     @classmethod
     def build(
@@ -41,9 +42,12 @@ class ServerConfig:
         public_url: str | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY,
         verify_images: bool = True,
+        enrol_pool: int = 0,
     ) -> ServerConfig:
         """A config with the database URL normalised (a file path becomes a sqlite URL)."""
         url = database_url_from(str(database_url))
+        if int(enrol_pool) < 0:
+            raise UserError(f"enrolment pool must be 0 or more, got {enrol_pool}")
         if int(max_body_bytes) < 1024:
             raise UserError(f"max body size must be at least 1024 bytes, got {max_body_bytes}")
         return cls(
@@ -55,6 +59,7 @@ class ServerConfig:
             public_url=public_url.rstrip("/") if public_url else None,
             max_body_bytes=int(max_body_bytes),
             verify_images=bool(verify_images),
+            enrol_pool=int(enrol_pool),
         )
 
     @classmethod
@@ -82,6 +87,9 @@ class ServerConfig:
         max_body = get("MAX_BODY", str(DEFAULT_MAX_BODY))
         if not str(max_body).isdigit():
             raise UserError(f"{ENV_PREFIX}MAX_BODY must be a number of bytes, got '{max_body}'")
+        pool = get("ENROL_POOL", "0")
+        if not str(pool).isdigit():
+            raise UserError(f"{ENV_PREFIX}ENROL_POOL must be a whole number, got '{pool}'")
         return cls.build(
             spec_path=get("SPEC"),
             database_url=get("DB"),
@@ -91,6 +99,7 @@ class ServerConfig:
             public_url=get("PUBLIC_URL") or None,
             max_body_bytes=int(max_body),
             verify_images=get("VERIFY_IMAGES", "1") not in ("0", "false", "no"),
+            enrol_pool=int(pool),
         )
 
 

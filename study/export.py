@@ -166,7 +166,9 @@ def iter_responses_csv(
 
 def iter_participants_csv(engine: Engine, study_id: str | None = None) -> Iterator[str]:
     """`participants.csv` as text chunks: one row per participant, for payments."""
-    where = "WHERE p.study_id = :study_id" if study_id is not None else ""
+    # Participants planned ahead but never claimed (study.vacancies) are nobody.
+    where = "WHERE p.status != 'vacant'"
+    where += " AND p.study_id = :study_id" if study_id is not None else ""
     params = {"study_id": study_id} if study_id is not None else {}
     sql = _PARTICIPANTS_SQL.format(where=where)
     return _csv_chunks(PARTICIPANT_COLUMNS, _streamed_rows(engine, sql, params))

@@ -165,7 +165,9 @@ def enrol(
             _refuse(conn, rt, entry, worker_hash, token, user_agent)
             refused = True
         else:
-            created = _create(conn, rt, entry, worker_hash, token, user_agent)
+            created = _claim_vacancy(conn, rt, entry, worker_hash, token, user_agent)
+            if created is None:
+                created = _create(conn, rt, entry, worker_hash, token, user_agent)
             return _described(conn, created, describe)
     if refused:
         raise ForbiddenError(REFUSED_MESSAGE)
@@ -318,7 +320,7 @@ def _refuse(conn, rt, entry, worker_hash, token, user_agent) -> None:
     )
 
 
-def _create(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment:
+def _create(conn, rt, entry, worker_hash, token, user_agent, status="started") -> Enrolment:
     public_id = _new_public_id()
     seed = participant_seed(rt.spec.seed, public_id)
     coverage = read_coverage(conn, rt.study_id)
@@ -330,7 +332,7 @@ def _create(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment:
         worker_hash,
         token,
         user_agent,
-        status="started",
+        status=status,
         public_id=public_id,
         seed=seed,
         total=len(plan),
@@ -359,3 +361,48 @@ def _create(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment:
     return Enrolment(
         preview=False, token=token, participant_pk=pk, participant_id=public_id, resumed=False
     )
+
+
+# A participant planned ahead (see study.vacancies): trials and coverage exist, nobody holds it.
+VACANT = "vacant"
+
+
+def _claim_vacancy(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment | None:
+    """Hand the oldest pre-planned participant to this person; None if there is none.
+
+    Claimed in the order they were planned, so coverage evolves as if each had enrolled then.
+    """
+    row = conn.execute(
+        select(P.c.id, P.c.public_id)
+        .where(P.c.study_id == rt.study_id, P.c.status == VACANT)
+        .order_by(P.c.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    conn.execute(
+        update(P)
+        .where(P.c.id == row.id)
+        .values(
+            token_hash=hash_token(token),
+            platform=entry.platform,
+            worker_hash=worker_hash,
+            assignment_id=entry.assignment_id or None,
+            hit_id=entry.hit_id or None,
+            submit_to=entry.submit_to or None,
+            session_id=entry.session_id or None,
+            platform_study_id=entry.platform_study_id or None,
+            status="started",
+            user_agent=clean_user_agent(user_agent),
+            created_at=utc_now(),
+        )
+    )
+    return Enrolment(
+        preview=False, token=token, participant_pk=row.id, participant_id=row.public_id
+    )
+
+
+def add_vacancy(conn: Connection, rt: StudyRuntime) -> None:
+    """Plan one participant ahead, inside the caller's write transaction."""
+    entry = PlatformEntry(rt.spec.platform.kind, None)
+    _create(conn, rt, entry, None, secrets.token_urlsafe(32), None, status=VACANT)

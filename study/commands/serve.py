@@ -70,6 +70,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="trust one reverse proxy's X-Forwarded-For/Proto/Host/Prefix headers",
     )
     parser.add_argument(
+        "--enrol-pool",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep N participants planned ahead, so that a burst of N arrivals enrols at once "
+        "(default 0: plan each on arrival)",
+    )
+    parser.add_argument(
         "--no-verify-images",
         action="store_true",
         help="skip checking every image file against its sha256 at start",
@@ -83,6 +91,8 @@ def _check_args(ns: argparse.Namespace) -> None:
         raise UserError(f"--port {ns.port}: expected 1..65535")
     if ns.workers < 1 or ns.threads < 1:
         raise UserError("--workers and --threads must be at least 1")
+    if ns.enrol_pool < 0:
+        raise UserError(f"--enrol-pool {ns.enrol_pool}: expected 0 or more")
     if ns.public_url is not None and not ns.public_url.startswith("https://"):
         raise UserError(f"--public-url {ns.public_url}: expected an https:// URL")
 
@@ -102,6 +112,7 @@ def build_config(ns: argparse.Namespace, admin_token: str | None) -> Any:
         trust_proxy=ns.trust_proxy,
         public_url=ns.public_url,
         verify_images=not ns.no_verify_images,
+        enrol_pool=ns.enrol_pool,
     )
 
 
@@ -111,10 +122,15 @@ def prepare_storage(config: Any) -> tuple[str, Path]:
     Returns the study id and the key file the app used.
     """
     from study.app import create_app, runtime
+    from study.vacancies import fill_vacancies
 
-    app = create_app(config)
+    # No background thread in the master (it forks the workers): plan the pool here, once.
+    app = create_app(dataclasses.replace(config, enrol_pool=0))
     rt = runtime(app)
-    rt.engine.dispose()
+    try:
+        fill_vacancies(rt, config.enrol_pool)
+    finally:
+        rt.engine.dispose()
     return rt.study_id, rt.key_file
 
 

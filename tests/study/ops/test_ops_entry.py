@@ -131,3 +131,75 @@ def test_favicon_is_served_and_linked(ops_client):
         assert icon.status_code == 200 and icon.mimetype == "image/vnd.microsoft.icon"
         assert icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO header
     assert b'rel="icon" href="/favicon.ico"' in ops_client.get("/").data
+
+
+def test_an_enrolment_pool_plans_ahead_and_keeps_balance_and_exports_clean(ops_factory, tmp_path):
+    from crn.cli import main as crnkit
+    from study.vacancies import fill_vacancies
+
+    app = ops_factory(name="pool")
+    rt = runtime(app)
+    assert fill_vacancies(rt, 4) == 4 and fill_vacancies(rt, 4) == 0
+    assert _count(app, "SELECT count(*) FROM participant WHERE status = 'vacant'") == 4
+    client = app.test_client()
+    for _ in range(6):  # 4 claimed from the pool, 2 planned on arrival
+        participate(client, stop_after=1)
+    assert _count(app, "SELECT count(*) FROM participant WHERE status = 'vacant'") == 0
+    with runtime(app).engine.connect() as conn:
+        counts = (
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM trial WHERE kind = 'test' "
+                    "GROUP BY comparison, exposure, image_id"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    # 6 participants x 12 test trials over 72 (cell, image) pairs: each exactly once, as without.
+    assert len(counts) == 72 and set(counts) == {1}
+    fill_vacancies(rt, 2)  # planned but unclaimed: nobody, in every export and count
+    out = tmp_path / "responses.csv"
+    db = rt.engine.url.database
+    args = [
+        "study",
+        "export",
+        "--db",
+        db,
+        "--out",
+        str(out),
+        "--participants",
+        str(tmp_path / "p.csv"),
+    ]
+    assert crnkit(args) == 0
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 1 + 6
+    headers = {"Authorization": "Bearer ops-admin-token-0123456789"}
+    progress = client.get("/admin/api/progress", headers=headers).get_json()
+    assert progress["participants"]["total"] == 6 and "vacant" not in progress["participants"]
+    test_cells = [c for c in progress["cells"] if c["kind"] == "test"]
+    assert sum(c["assigned"] for c in test_cells) == 6 * 12
+
+
+def test_the_pool_refills_in_the_background_and_stops_when_paused(ops_factory):
+    import time
+
+    from study.app import FILLER, create_app
+
+    base = ops_factory(name="bg")
+    config = {**{"TESTING": True}, "spec_path": runtime(base).config.spec_path}
+    config |= {"database_url": runtime(base).config.database_url, "enrol_pool": 3}
+    app = create_app(config)
+    try:
+        deadline = time.monotonic() + 30
+        while _count(app, "SELECT count(*) FROM participant WHERE status = 'vacant'") < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        participate(app.test_client(), stop_after=1)
+        while _count(app, "SELECT count(*) FROM participant WHERE status = 'vacant'") < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert _count(app, "SELECT count(*) FROM participant WHERE status = 'vacant'") == 3
+    finally:
+        app.extensions[FILLER].stop.set()
+        app.extensions[FILLER].join(timeout=10)
+        runtime(app).engine.dispose()
