@@ -153,6 +153,45 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def run_psiturk(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
+    """The same load against psiTurk 3.3.1's example server (see psiturk_reference.py)."""
+    from psiturk_reference import psiturk_integrity, run_psiturk_load, start_psiturk
+
+    root = tmp / f"psiturk-{shape}-{secrets.token_hex(3)}"
+    root.mkdir(parents=True)
+    port = free_port()
+    proc = start_psiturk(Path(ns.psiturk_bin), root, port)
+    try:
+        config = SimConfig(
+            participants=ns.participants,
+            concurrency=ns.concurrency,
+            think_ms=ns.pace_ms if shape == "paced" else 0.0,
+            ramp_s=ns.ramp_s if shape == "paced" else 0.0,
+            seed=ns.seed,
+            progress=False,
+            timeout_s=60.0,
+        )
+        load_before = os.getloadavg()[0]
+        result = run_psiturk_load(port, ns.trials, config)
+        cpu = server_cpu_s(proc.pid)
+        load_after = os.getloadavg()[0]
+    finally:
+        stop_server(proc)
+    summary = result.summary()
+    return {
+        "benchmark": "study_load",
+        "shape": shape,
+        "server": "psiturk-3.3.1 (its example, server defaults, SQLite)",
+        "trials_per_participant": ns.trials,
+        "concurrency": ns.concurrency,
+        **summary,
+        "server_cpu_s": round(cpu, 2),
+        "server_cpu_ms_per_judgment": round(cpu / max(len(result.acked), 1) * 1000, 3),
+        "loadavg_1min_before_after": [round(load_before, 2), round(load_after, 2)],
+        "integrity": psiturk_integrity(root / "psiturk-example" / "participants.db", result),
+    }
+
+
 def run_shape(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
     """One load run on a fresh study; the figures and the integrity check as a dict."""
     study_id = f"bench-{shape}-{secrets.token_hex(3)}"
@@ -257,6 +296,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--psiturk-bin",
+        default=None,
+        metavar="DIR",
+        help="bin/ of a venv holding psiturk==3.3.1: run it first as the reference, same load",
+    )
+    parser.add_argument(
         "--client",
         choices=("lean", "httpx"),
         default="lean",
@@ -293,7 +338,13 @@ def _run_shapes(ns: argparse.Namespace) -> int:
         for shape in [s.strip() for s in ns.shapes.split(",") if s.strip()]:
             if shape not in TARGETS:
                 raise SystemExit(f"unknown shape '{shape}' (expected closed or paced)")
+            reference = run_psiturk(shape, ns, Path(tmp)) if ns.psiturk_bin else None
+            if reference is not None:
+                print(json.dumps(reference), flush=True)
             figures = run_shape(shape, ns, Path(tmp))
+            if reference is not None and reference["judgments_per_s"]:
+                ratio = figures["judgments_per_s"] / reference["judgments_per_s"]
+                figures["ratio_to_psiturk"] = round(ratio, 2)
             print(json.dumps(figures), flush=True)
             ok = ok and figures["target_met"]
     return 0 if ok else 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from study.simulate import SimConfig, SimResult, answer_body, decide, make_person
 
@@ -29,13 +29,23 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, body: object, token: str | None):
-        """(status, parsed JSON body) of one request; raises OSError/IncompleteReadError."""
+    async def request(
+        self, method: str, path: str, body: object, token: str | None, form: bool = False
+    ):
+        """(status, parsed JSON body) of one request; raises OSError/IncompleteReadError.
+
+        With `form`, `body` is sent form-encoded and the reply comes back as raw bytes.
+        """
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        data = b"" if body is None else json.dumps(body).encode()
+        if form:
+            data = urlencode(body or {}).encode()
+        else:
+            data = b"" if body is None else json.dumps(body).encode()
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(data)}\r\n"
-        if body is not None:
+        if form:
+            head += "Content-Type: application/x-www-form-urlencoded\r\n"
+        elif body is not None:
             head += "Content-Type: application/json\r\n"
         if token:
             head += f"Authorization: Bearer {token}\r\n"
@@ -55,6 +65,8 @@ class Connection:
         payload = await self.reader.readexactly(length) if length else b""
         if close:
             self.close()
+        if form:
+            return status, payload
         return status, json.loads(payload) if payload else None
 
     def close(self) -> None:
