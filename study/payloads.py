@@ -188,7 +188,9 @@ def parse_enrol(body: dict[str, Any]) -> EnrolPayload:
                 f"params[{_show(key)}] must be a string of at most {MAX_PARAM_CHARS} characters"
             )
         if not (is_storable_text(key) and is_storable_text(value)):
-            raise InvalidError(f"params[{_show(key)}] must be valid Unicode text")
+            raise InvalidError(
+                f"params[{_show(key)}] must be valid Unicode text (no lone surrogates or NUL)"
+            )
     return EnrolPayload(
         params=dict(params),
         window_w=_integer(body, "window_w", 0, 100_000),

@@ -40,7 +40,8 @@ def test_ids_with_control_characters_inside_are_refused(ops_factory, bad):
     app = ops_factory(name="prolific", **PROLIFIC)
     client = app.test_client()
     reply = client.post("/api/enrol", json={"params": {"PROLIFIC_PID": bad}})
-    assert reply.status_code == 422 and "not a valid id" in reply.get_json()["error"]
+    error = reply.get_json()["error"]
+    assert reply.status_code == 422 and ("not a valid id" in error or "NUL" in error)
     assert client.get("/", query_string={"PROLIFIC_PID": bad}).status_code == 400
     assert _count(app, "SELECT count(*) FROM participant") == 0
 
