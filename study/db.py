@@ -332,16 +332,18 @@ class Prepared:
 
     def __init__(self, statement) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict]] = {}
+        self._compiled: dict[tuple[str, str], tuple[str, tuple[str, ...] | None, dict]] = {}
 
     def _sql(self, dialect) -> tuple[str, tuple[str, ...] | None, dict]:
-        compiled = self._compiled.get(dialect.name)
+        # Keyed by dialect and driver: drivers of one database differ in parameter style.
+        key = (dialect.name, dialect.driver)
+        compiled = self._compiled.get(key)
         if compiled is None:
             c = self.statement.compile(dialect=dialect)
             order = tuple(c.positiontup) if c.positional else None
             # Literals in the statement (`position + 1`) become bind parameters with values.
             fixed = {k: v for k, v in c.params.items() if v is not None}
-            compiled = self._compiled[dialect.name] = (str(c), order, fixed)
+            compiled = self._compiled[key] = (str(c), order, fixed)
         return compiled
 
     def __call__(self, conn: Connection, params: dict):
