@@ -68,8 +68,12 @@ def find_key_file(legacy_folders: tuple[Path, ...] = ()) -> Path:
     return path
 
 
-def write_private_text(path: Path, text: str) -> None:
-    """Write `text` to a new 0600 file atomically; an existing file is left as it is."""
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` to a new 0600 file atomically; an existing file is left as it is.
+
+    Written to a private temp file, then hard-linked into place: several server processes
+    starting at once either create the file or read the complete one another process made.
+    """
     if path.parent == secrets_dir():
         ensure_secrets_dir(path.parent)
     else:
@@ -77,8 +81,8 @@ def write_private_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         with contextlib.suppress(FileExistsError):
@@ -92,7 +96,7 @@ def read_or_create_admin_token(study_id: str) -> tuple[str, Path, bool]:
     path = admin_token_path(study_id)
     created = not path.exists()
     if created:
-        write_private_text(path, secrets.token_urlsafe(TOKEN_BYTES) + "\n")
+        write_private(path, (secrets.token_urlsafe(TOKEN_BYTES) + "\n").encode())
     if path.stat().st_mode & 0o077:
         raise UserError(f"admin token file {path} can be read by others; run: chmod 600 {path}")
     token = path.read_text(encoding="utf-8").strip()
