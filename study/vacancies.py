@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 P = Participant.__table__
 S = Study.__table__
 IDLE_S = 0.2
+# After a claim, planning waits this long for quiet: during a burst of arrivals, planning the
+# next vacancies would take the write lock from the people arriving now.
+QUIET_S = 1.0
 
 
 def _vacancies(conn, rt: StudyRuntime) -> int:
@@ -57,14 +60,26 @@ def fill_vacancies(rt: StudyRuntime, target: int) -> int:
     return added
 
 
+def _count(rt: StudyRuntime) -> int:
+    with rt.engine.connect() as conn:
+        return _vacancies(conn, rt)
+
+
 def start_filler(rt: StudyRuntime, target: int) -> threading.Thread:
     """A daemon thread that keeps `target` vacancies planned while the process lives."""
     stop = threading.Event()
 
     def loop() -> None:
+        seen = None
         while not stop.is_set():
             try:
+                count = _count(rt)
+                if seen is not None and count < seen:
+                    seen = count
+                    stop.wait(QUIET_S)  # people are arriving: let them have the lock first
+                    continue
                 added = fill_vacancies(rt, target)
+                seen = _count(rt)
             except OperationalError as err:  # locked or full: try again later, never crash
                 log.warning("could not plan ahead: %s", err.orig)
                 added = 0
