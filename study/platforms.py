@@ -55,20 +55,27 @@ class Completion:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-def normalise_worker_id(worker_id: str) -> str:
-    """The canonical form of a worker id: surrounding whitespace dropped, upper case.
+def normalise_worker_id(platform: str, worker_id: str) -> str:
+    """The canonical form of a worker id: surrounding whitespace dropped, the platform's case.
 
-    Prolific ids are hex and MTurk ids upper-case letters and digits, so neither platform tells
-    ids apart by case: one person stays one worker however the id was typed or pasted.
+    Prolific ids are lower-case hex and MTurk ids upper-case letters and digits, so neither
+    platform tells ids apart by case: one person stays one worker however the id was typed or
+    pasted, and a real id keeps the hash it always had.
     """
-    return worker_id.strip().upper()
+    text = worker_id.strip()
+    if platform == "prolific":
+        return text.lower()
+    if platform == "mturk":
+        return text.upper()
+    return text
 
 
 def hash_worker_id(key: bytes, platform: str, worker_id: str) -> str:
     """Keyed hash (HMAC-SHA256, hex) of a platform's normalised worker id: the only form stored."""
     if not key:
         raise PlatformError("the key for hashing worker ids is empty")
-    message = f"{platform}\x00{normalise_worker_id(worker_id)}".encode("utf-8", "surrogatepass")
+    canonical = normalise_worker_id(platform, worker_id)
+    message = f"{platform}\x00{canonical}".encode("utf-8", "surrogatepass")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 

@@ -35,7 +35,10 @@ def _platform(kind, code="CODE1", sandbox=False):
 def test_hash_is_keyed_hmac_sha256_and_platform_specific():
     key = b"k" * 32
     digest = hash_worker_id(key, "prolific", "5f0a")
-    assert digest == hmac.new(key, b"prolific\x005F0A", hashlib.sha256).hexdigest()
+    assert digest == hmac.new(key, b"prolific\x005f0a", hashlib.sha256).hexdigest()
+    # MTurk's canonical case is upper: a real id hashes as it always did.
+    mturk = hmac.new(key, b"mturk\x00A1B2", hashlib.sha256).hexdigest()
+    assert hash_worker_id(key, "mturk", "a1b2 ") == mturk
     assert len(digest) == 64 and "5f0a" not in digest
     assert digest != hash_worker_id(b"j" * 32, "prolific", "5f0a")
     assert digest != hash_worker_id(key, "mturk", "5f0a")
