@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast test-browser lint format browser-deps latex-deps clean
+.PHONY: install demo test test-fast test-browser lint format browser-deps latex-deps postgres-deps clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ browser-deps:
 latex-deps:
 	bash scripts/ensure-latex.sh
 
+# The study's PostgreSQL tests start a throwaway cluster with Debian's server binaries.
+postgres-deps:
+	bash scripts/ensure-postgresql.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -39,7 +43,7 @@ test-fast: $(STAMP) latex-deps
 test-browser: $(STAMP) browser-deps
 	$(BIN)/pytest -m browser
 
-test: lint test-fast test-browser
+test: postgres-deps lint test-fast test-browser
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache

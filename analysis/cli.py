@@ -259,8 +259,7 @@ def run_report(argv: list[str], prog: str) -> int:
         print("\n" + markdown(result.agreement, level), end="")
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    index = Path(args.out) / "index.html"
-    print(f"wrote {len(written)} files to {args.out} (open {index})")
+    print(f"wrote {len(written)} files to {args.out} (open {Path(args.out) / 'index.html'})")
     return 0
 
 

@@ -239,3 +239,29 @@ def apply_exclusions(
         report=report_df,
         participants=participants,
     )
+
+
+RULE_OPTIONS: dict[str, str] = {
+    "catch accuracy": "--min-catch-accuracy",
+    "incomplete": "--require-complete",
+    "too fast": "--min-response-ms",
+    "timing missed": "--exclude-timing-failures",
+    "focus lost": "--exclude-focus-lost",
+}
+
+
+def check_something_kept(result: ExclusionResult) -> None:
+    """AnalysisInputError naming the rules that removed every test judgment, if they did."""
+    if not result.kept.empty:
+        return
+    report = result.report[result.report["judgments_removed"] > 0]
+    if report.empty:
+        raise AnalysisInputError("the responses hold no test judgments (only practice or catch)")
+    by_rule = report.groupby("rule", sort=False).agg(
+        removed=("judgments_removed", "sum"), setting=("setting", "first")
+    )
+    parts = [f"'{rule}' ({row.setting}) removed {row.removed}" for rule, row in by_rule.iterrows()]
+    options = ", ".join(RULE_OPTIONS[rule] for rule in by_rule.index if rule in RULE_OPTIONS)
+    raise AnalysisInputError(
+        "every test judgment was excluded: " + "; ".join(parts) + f" (see {options})"
+    )

@@ -14,6 +14,7 @@ import pandas as pd
 from analysis.errors import AnalysisInputError
 from analysis.schema import COLUMNS
 from analysis.validate import validate_responses
+from crn.csvcells import ESCAPE
 
 STUDY_JSON = "study.json"
 DB_VIEW = "responses_export"
@@ -107,7 +108,17 @@ def read_responses_csv(path: str | Path) -> pd.DataFrame:
         raise AnalysisInputError(f"{path} is empty (expected a header and rows)") from err
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise AnalysisInputError(f"{path} is not a readable CSV file: {err}") from err
-    return raw
+    return _raw_cells(raw)
+
+
+def _raw_cells(raw: pd.DataFrame) -> pd.DataFrame:
+    """Undo the export's spreadsheet escape (crn.csvcells): analysis sees the stored values."""
+    out = raw.copy()
+    for column in out.columns:
+        escaped = out[column].str.startswith(ESCAPE)
+        if escaped.any():
+            out[column] = out[column].where(~escaped, out[column].str.slice(1))
+    return out
 
 
 def read_responses_db(url: str, study_id: str | None = None) -> pd.DataFrame:

@@ -20,8 +20,13 @@ from analysis.diagnostics import (
     position_bias,
     timing_summary,
 )
-from analysis.errors import AnalysisInputError
-from analysis.exclusions import ExclusionConfig, ExclusionResult, apply_exclusions, exclusion_config
+from analysis.exclusions import (
+    ExclusionConfig,
+    ExclusionResult,
+    apply_exclusions,
+    check_something_kept,
+    exclusion_config,
+)
 from analysis.hype import TaskResults, analyse_tasks
 from analysis.load import LoadedResponses, load_responses
 from analysis.ranking import rank_methods
@@ -113,22 +118,6 @@ def _diagnostics(trials: pd.DataFrame, kept: pd.DataFrame) -> dict[str, pd.DataF
     }
 
 
-def nothing_left(excluded: ExclusionResult) -> str:
-    """Why no test judgment is left: which rules removed how many."""
-    report = excluded.report
-    removed = report[report["judgments_removed"] > 0]
-    if removed.empty:
-        return "no test judgments to analyse (the input has only practice or catch trials)"
-    parts = [
-        f"{r.rule} ({r.setting}) removed {r.judgments_removed}"
-        for r in removed.groupby(["rule", "setting"], sort=False)["judgments_removed"]
-        .sum()
-        .reset_index()
-        .itertuples(index=False)
-    ]
-    return "every test judgment was excluded: " + "; ".join(parts) + " (see the exclusion options)"
-
-
 def presentation(loaded: LoadedResponses, table: TableOptions) -> Presentation:
     """Display names and row order from the studies' specs, plus whether cells show n."""
     labels: dict[str, str] = {}
@@ -140,18 +129,24 @@ def presentation(loaded: LoadedResponses, table: TableOptions) -> Presentation:
 
 
 def estimability_notes(rates: pd.DataFrame) -> list[str]:
-    """Words for cells too small for the headline method (or for any interval at all)."""
-    notes = []
-    for row in rates.itertuples(index=False):
-        cell = f"{row.dataset} / {row.comparison} / {row.exposure}"
-        if row.note:
-            notes.append(f"{cell}: {row.note}")
-        elif row.n_participants < FEW_PARTICIPANTS or row.n_images < FEW_IMAGES:
-            notes.append(
-                f"{cell}: only {row.n_participants} participants and {row.n_images} images; "
-                f"the interval was checked by simulation from {FEW_PARTICIPANTS} participants "
-                f"and {FEW_IMAGES} images up, so treat it as approximate"
-            )
+    """Words for cells with no interval, and for data sets whose cells are small for it."""
+    notes = [
+        f"{r.dataset} / {r.comparison} / {r.exposure}: {r.note}"
+        for r in rates.itertuples(index=False)
+        if r.note
+    ]
+    small = rates[
+        (rates["note"] == "")
+        & ((rates["n_participants"] < FEW_PARTICIPANTS) | (rates["n_images"] < FEW_IMAGES))
+    ]
+    for dataset, cells in small.groupby("dataset", sort=True):
+        total = int((rates["dataset"] == dataset).sum())
+        notes.append(
+            f"{dataset}: {len(cells)} of {total} cells have fewer than {FEW_PARTICIPANTS} "
+            f"participants or {FEW_IMAGES} images (smallest: {cells['n_participants'].min()} "
+            f"participants, {cells['n_images'].min()} images); the interval was checked by "
+            "simulation from that size up, so treat theirs as approximate"
+        )
     return notes
 
 
@@ -161,14 +156,13 @@ def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> 
         loaded = load_responses(options.paths, options.db_url, options.study_id, options.study_json)
     configs = _configs(loaded, options.exclusion_overrides)
     excluded = apply_exclusions(loaded.frame, configs)
+    check_something_kept(excluded)
     tasks = analyse_tasks(excluded.kept, loaded.studies, options.bootstrap.level)
     kept = excluded.kept[excluded.kept["task"] == PAIRED]
-    if kept.empty and not tasks.empty:
+    if kept.empty:
         return AnalysisResult(
             options, loaded, configs, excluded, *([None] * 7), notes=loaded.notes, tasks=tasks
         )
-    if kept.empty:
-        raise AnalysisInputError(nothing_left(excluded))
     return _paired(options, loaded, configs, excluded, kept, tasks)
 
 

@@ -28,7 +28,7 @@ from crn.fsutil import (
 
 KINDS = ("generated", "real", "imported", "catch")
 MANIFEST = "imageset.json"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
 @dataclass(frozen=True)

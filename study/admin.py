@@ -30,6 +30,7 @@ from sqlalchemy import Engine, text
 
 from crn.errors import UserError
 from study.export import iter_participants_csv, iter_responses_csv, study_document
+from study.runtime import runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -59,8 +60,6 @@ class Cell:
 
 
 def _runtime() -> Any:
-    from study.app import runtime  # the app module registers this blueprint: import it late
-
     return runtime(current_app)
 
 
@@ -212,7 +211,10 @@ def study_status(engine: Engine, study_id: str) -> str:
 
 def participant_counts(engine: Engine, study_id: str) -> dict[str, int]:
     """Participants of the study by status (started, finished, refused…)."""
-    sql = "SELECT status, COUNT(*) FROM participant WHERE study_id = :id GROUP BY status"
+    sql = (
+        "SELECT status, COUNT(*) FROM participant WHERE study_id = :id AND status != 'vacant' "
+        "GROUP BY status"
+    )
     with engine.connect() as conn:
         counts = {status: n for status, n in conn.execute(text(sql), {"id": study_id})}
     counts["total"] = sum(counts.values())
@@ -228,7 +230,7 @@ FROM (SELECT trial.*, CASE WHEN task = 'staircase' THEN 'staircase' ELSE exposur
       AS cell_exposure FROM trial) t
 JOIN participant p ON p.id = t.participant_id
 LEFT JOIN response r ON r.trial_id = t.id
-WHERE p.study_id = :id
+WHERE p.study_id = :id AND p.status != 'vacant'
 GROUP BY t.kind, t.comparison, t.cell_exposure
 """
 
@@ -238,12 +240,12 @@ def _exposure_order(exposure: str) -> float:
 
 
 _JUDGMENTS_SQL = """
-SELECT t.kind, t.comparison, t.exposure, t.participant_id, t.image_id,
-       CASE WHEN r.chosen_method = t.method_a THEN 1 ELSE 0 END
+SELECT t.kind, t.comparison, CASE WHEN t.task = 'staircase' THEN 'staircase' ELSE t.exposure END,
+       t.participant_id, t.image_id, CASE WHEN r.chosen_method = t.method_a THEN 1 ELSE 0 END
 FROM trial t
 JOIN participant p ON p.id = t.participant_id
 JOIN response r ON r.trial_id = t.id
-WHERE p.study_id = :id
+WHERE p.study_id = :id AND p.status != 'vacant'
 """
 
 

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from crnkit_common.responses import STAIRCASE
-from study.db import Event, Participant, Response, Trial, write_tx
+from study.db import Event, Participant, Prepared, Response, Trial, write_tx
 from study.httperrors import ConflictError, ForbiddenError, InvalidError, NotFoundError
-from study.participants import MAX_USER_AGENT, hash_token, token_owner
+from study.participants import clean_user_agent, hash_token, token_owner
 from study.payloads import AnswerPayload, EventIn
 from study.runtime import StudyRuntime
 from study.scheduler import PAIRED
@@ -29,7 +29,9 @@ FALLBACK_FRAME_MS = 16.7
 # from flipping a result that sits exactly on the one-frame boundary.
 TIMING_SLACK_MS = 1e-6
 
-_LOOKUP = (
+T2 = T.alias("nxt")
+# One round trip finds the trial, its owner, any stored answer and the trial after it.
+_LOOKUP = Prepared(
     select(
         T.c.id,
         T.c.participant_id,
@@ -48,10 +50,29 @@ _LOOKUP = (
         R.c.payload_sha256,
         R.c.timing_ok,
         R.c.chosen_method,
+        T2.c.id.label("next_id"),
+        T2.c.kind.label("next_kind"),
+        T2.c.task.label("next_task"),
+        T2.c.image_id.label("next_image_id"),
+        T2.c.left_method.label("next_left_method"),
+        T2.c.right_method.label("next_right_method"),
+        T2.c.exposure_ms_target.label("next_exposure_ms_target"),
+        T2.c.served_at.label("next_served_at"),
     )
-    .select_from(T.join(P, P.c.id == T.c.participant_id).outerjoin(R, R.c.trial_id == T.c.id))
+    .select_from(
+        T.join(P, P.c.id == T.c.participant_id)
+        .outerjoin(R, R.c.trial_id == T.c.id)
+        .outerjoin(
+            T2,
+            (T2.c.participant_id == T.c.participant_id) & (T2.c.position == T.c.position + 1),
+        )
+    )
     .where(T.c.id == bindparam("trial_id"))
 )
+# PostgreSQL: racing answers to one trial queue on its row lock, taken in a statement of its
+# own so that the lookup after it sees what the winner committed (READ COMMITTED takes a new
+# snapshot per statement). SQLite's BEGIN IMMEDIATE serialises writers already.
+_LOCK_TRIAL = Prepared(select(T.c.id).where(T.c.id == bindparam("trial_id")).with_for_update())
 _TRIAL_AT = select(
     T.c.id,
     T.c.position,
@@ -64,11 +85,28 @@ _TRIAL_AT = select(
     T.c.exposure_ms_target,
     T.c.served_at,
 ).where(T.c.participant_id == bindparam("pid"), T.c.position == bindparam("position"))
-_MARK_SERVED = (
+_MARK_SERVED = Prepared(
     update(T)
     .where(T.c.id == bindparam("tid"), T.c.served_at.is_(None))
     .values(served_at=bindparam("now"))
 )
+_RESPONSE_COLUMNS = (
+    "trial_id",
+    "payload_sha256",
+    "chosen_method",
+    "exposure_ms_measured",
+    "timing_ok",
+    "frame_ms",
+    "dpr",
+    "response_ms",
+    "shown_at",
+    "answered_at",
+    "window_w",
+    "window_h",
+    "focus_lost",
+    "user_agent",
+)
+_INSERT_RESPONSE = Prepared(insert(R).values({c: bindparam(c) for c in _RESPONSE_COLUMNS}))
 _ANSWERED = (
     select(func.count(R.c.id))
     .select_from(R.join(T, T.c.id == R.c.trial_id))
@@ -124,7 +162,7 @@ def _serve(conn: Connection, rt: StudyRuntime, pid: int, position: int, now: str
                 .where(T.c.id == row.id)
                 .values(exposure=str(exposure), exposure_ms_target=exposure)
             )
-        conn.execute(_MARK_SERVED, {"tid": row.id, "now": now})
+        _MARK_SERVED(conn, {"tid": row.id, "now": now})
     return trial_json(rt, row, exposure)
 
 
@@ -201,6 +239,26 @@ def _check_fits(rt: StudyRuntime, row, payload: AnswerPayload) -> None:
         raise InvalidError("'exposure_ms_measured' is required for a timed trial (a number of ms)")
 
 
+def _serve_next(conn: Connection, rt: StudyRuntime, row, now: str) -> dict[str, Any] | None:
+    """The trial after `row` (from the lookup's join) as JSON, marked served."""
+    if row.next_id is None:
+        return None
+    if row.next_task != PAIRED:
+        # Single images need their own JSON, and a staircase its exposure fixed when served.
+        return _serve(conn, rt, row.participant_id, row.position + 1, now)
+    if row.next_served_at is None:
+        _MARK_SERVED(conn, {"tid": row.next_id, "now": now})
+    return {
+        "id": row.next_id,
+        "index": row.position + 1,
+        "practice": row.next_kind == "practice",
+        "exposure_ms": row.next_exposure_ms_target,
+        "mode": "pair",
+        "left": rt.images.url(row.next_left_method, row.next_image_id),
+        "right": rt.images.url(row.next_right_method, row.next_image_id),
+    }
+
+
 def _ack(conn, rt: StudyRuntime, row, chosen: str, ok: int, now: str) -> dict[str, Any]:
     answered = row.position + 1
     done = answered >= row.trials_total
@@ -218,7 +276,7 @@ def _ack(conn, rt: StudyRuntime, row, chosen: str, ok: int, now: str) -> dict[st
         "answered": answered,
         "total": row.trials_total,
         "done": done,
-        "next": None if done else _serve(conn, rt, row.participant_id, answered, now),
+        "next": None if done else _serve_next(conn, rt, row, now),
         "completion": completion_json(conn, rt, row.participant_id) if done else None,
     }
 
@@ -232,7 +290,9 @@ def record_answer(
     moment = _now()
     now = iso(moment)
     with write_tx(rt.engine) as conn:
-        row = conn.execute(_LOOKUP, {"trial_id": trial_id}).first()
+        if conn.dialect.name != "sqlite":
+            _LOCK_TRIAL(conn, {"trial_id": trial_id})
+        row = _LOOKUP(conn, {"trial_id": trial_id}).first()
         _check_access(conn, rt, token_hash, row)
         if row.payload_sha256 is not None:
             if row.payload_sha256 != digest:
@@ -247,7 +307,7 @@ def record_answer(
         ok = timing_ok(row.exposure_ms_target, payload.exposure_ms_measured, payload.frame_ms)
         onset = max(moment - timedelta(milliseconds=payload.response_ms), _parse(row.served_at))
         values = _response_values(payload, chosen, ok, iso(onset), now, user_agent)
-        conn.execute(insert(R), {"trial_id": row.id, "payload_sha256": digest, **values})
+        _INSERT_RESPONSE(conn, {"trial_id": row.id, "payload_sha256": digest, **values})
         ack = _ack(conn, rt, row, chosen, ok, now)
         if ack["done"]:
             conn.execute(
@@ -273,7 +333,7 @@ def _response_values(payload, chosen, ok, shown_at, answered_at, user_agent) -> 
         "window_w": payload.window_w,
         "window_h": payload.window_h,
         "focus_lost": payload.focus_lost,
-        "user_agent": (user_agent or "")[:MAX_USER_AGENT] or None,
+        "user_agent": clean_user_agent(user_agent),
     }
 
 

@@ -8,11 +8,13 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from study import admin, api, images, pages, security
 from study.config import ServerConfig
 from study.httperrors import register_error_handlers
 from study.runtime import EXTENSION, StudyRuntime, runtime, start_runtime
 
 __all__ = ["ServerConfig", "StudyRuntime", "create_app", "runtime"]
+FILLER = "crnkit_vacancies"
 
 
 def _server_config(test_config: dict[str, Any] | ServerConfig | None) -> ServerConfig:
@@ -34,13 +36,14 @@ def create_app(test_config: dict[str, Any] | ServerConfig | None = None) -> Flas
     if isinstance(test_config, dict):
         app.config.from_mapping({k: v for k, v in test_config.items() if k.isupper()})
     app.json.sort_keys = False
-    app.extensions[EXTENSION] = start_runtime(config)
+    app.extensions[EXTENSION] = rt = start_runtime(config)
+    if config.enrol_pool > 0:
+        from study.vacancies import start_filler
+
+        app.extensions[FILLER] = start_filler(rt, config.enrol_pool)
     if config.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
     register_error_handlers(app)
-
-    from study import admin, api, images, pages, security
-
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(images.bp)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 IMPORT_EXAMPLE = """example:
   crnkit imageset import theirs/results --name spade --splits splits.json --out sets/spade
+  crnkit imageset import pix2pixHD/results/images --name pix2pixhd --splits splits.json \\
+      --out sets/pix2pixhd --suffix _synthesized_image
   crnkit imageset import theirs/results --name p2p --splits splits.json --out sets/p2p \\
       --suffix _fake_B --resize --allow-missing
 """
@@ -34,7 +36,15 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     imp.add_argument("--out", required=True, help="folder to write the image set into")
     imp.add_argument("--split", default="test", choices=("train", "val", "test"))
     imp.add_argument("--kind", default="imported", choices=("imported", "generated", "real"))
-    imp.add_argument("--suffix", default="", help="strip this from file stems (e.g. _fake_B)")
+    imp.add_argument(
+        "--suffix",
+        default="",
+        help="take only files whose stem ends with this, and strip it to get the id "
+        "(e.g. _synthesized_image, _fake_B)",
+    )
+    imp.add_argument(
+        "--glob", default="", help="take only files whose name matches this (e.g. '*_fake_B.png')"
+    )
     imp.add_argument("--allow-missing", action="store_true", help="accept a subset of the split")
     imp.add_argument("--resize", action="store_true", help="resize (antialiased) to the split size")
     imp.add_argument("--force", action="store_true", help="replace an existing set at --out")
@@ -73,7 +83,7 @@ def main(argv: list[str], prog: str = "crnkit imageset") -> int:
     if ns.command == "import":
         _check_name(ns.name)
         split = read_split(ns.splits, ns.split)
-        iset, missing = import_outputs(
+        iset, missing, skipped = import_outputs(
             Path(ns.folder),
             Path(ns.out),
             name=ns.name,
@@ -82,9 +92,13 @@ def main(argv: list[str], prog: str = "crnkit imageset") -> int:
             allow_missing=ns.allow_missing,
             resize=ns.resize,
             suffix=ns.suffix,
+            pattern=ns.glob,
             force=ns.force,
         )
         note = f"; {len(missing)} id(s) of the split have no image" if missing else ""
+        if skipped:
+            shown = ", ".join(skipped[:3]) + (", …" if len(skipped) > 3 else "")
+            note += f"; skipped {len(skipped)} other file(s) ({shown})"
         print(f"imported {len(iset.images)} images as set '{iset.name}' into {ns.out}{note}")
         return 0
     if ns.name is not None:

@@ -14,7 +14,6 @@ from crn.errors import UserError
 
 ENV_PREFIX = "CRNKIT_STUDY_"
 DEFAULT_MAX_BODY = 64 * 1024
-KEY_FILE_NAME = "study-secret.key"
 
 
 @dataclass(frozen=True)
@@ -23,12 +22,13 @@ class ServerConfig:
 
     spec_path: Path
     database_url: str
-    key_file: Path
+    key_file: Path | None = None  # None: the study's key in study.secretstore's folder
     admin_token: str | None = None
     trust_proxy: bool = False
     public_url: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
     verify_images: bool = True
+    enrol_pool: int = 0  # participants kept planned ahead (study.vacancies)
 
     @classmethod
     def build(
@@ -42,22 +42,24 @@ class ServerConfig:
         public_url: str | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY,
         verify_images: bool = True,
+        enrol_pool: int = 0,
     ) -> ServerConfig:
-        """A config with the database URL normalised and the key file defaulted beside the DB."""
+        """A config with the database URL normalised (a file path becomes a sqlite URL)."""
         url = database_url_from(str(database_url))
-        if key_file is None:
-            key_file = default_key_file(url)
+        if int(enrol_pool) < 0:
+            raise UserError(f"enrolment pool must be 0 or more, got {enrol_pool}")
         if int(max_body_bytes) < 1024:
             raise UserError(f"max body size must be at least 1024 bytes, got {max_body_bytes}")
         return cls(
             spec_path=Path(spec_path),
             database_url=url,
-            key_file=Path(key_file),
+            key_file=Path(key_file) if key_file else None,
             admin_token=admin_token or None,
             trust_proxy=bool(trust_proxy),
             public_url=public_url.rstrip("/") if public_url else None,
             max_body_bytes=int(max_body_bytes),
             verify_images=bool(verify_images),
+            enrol_pool=int(enrol_pool),
         )
 
     @classmethod
@@ -85,6 +87,9 @@ class ServerConfig:
         max_body = get("MAX_BODY", str(DEFAULT_MAX_BODY))
         if not str(max_body).isdigit():
             raise UserError(f"{ENV_PREFIX}MAX_BODY must be a number of bytes, got '{max_body}'")
+        pool = get("ENROL_POOL", "0")
+        if not str(pool).isdigit():
+            raise UserError(f"{ENV_PREFIX}ENROL_POOL must be a whole number, got '{pool}'")
         return cls.build(
             spec_path=get("SPEC"),
             database_url=get("DB"),
@@ -94,6 +99,7 @@ class ServerConfig:
             public_url=get("PUBLIC_URL") or None,
             max_body_bytes=int(max_body),
             verify_images=get("VERIFY_IMAGES", "1") not in ("0", "false", "no"),
+            enrol_pool=int(pool),
         )
 
 
@@ -108,9 +114,9 @@ def database_url_from(value: str) -> str:
     return f"sqlite:///{Path(value).resolve()}"
 
 
-def default_key_file(url: str) -> Path:
-    """`<db folder>/study-secret.key` for a SQLite file; other databases need an explicit one."""
+def sqlite_folder(url: str) -> Path | None:
+    """The folder of a SQLite database file (where older versions kept the key), else None."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        return Path(parsed.database).resolve().parent / KEY_FILE_NAME
-    raise UserError(f"give a key file for the database '{parsed.render_as_string()}'")
+        return Path(parsed.database).resolve().parent
+    return None

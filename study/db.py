@@ -8,6 +8,8 @@ ISO-8601 UTC text so that SQLite and PostgreSQL export them identically.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -242,16 +244,60 @@ def make_engine(url: str, **kwargs) -> Engine:
     return engine
 
 
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_WRITE_LOCKS_GUARD = threading.Lock()
+class WriterQueue:
+    """Queues a SQLite database's writers: threads on a lock, processes on a lock file.
+
+    SQLite allows one writer at a time. A writer that finds the database locked waits in
+    SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and so leaves the lock
+    idle after it is released: load runs with two gunicorn workers left 18-31 CPU-seconds idle.
+    Threads of a process queue on a `threading.Lock`, and processes on `flock` of a file beside
+    the database, which the kernel hands to the next waiter the moment it is released.
+    """
+
+    def __init__(self, lock_path: str | None):
+        self.thread_lock = threading.Lock()
+        self.lock_path = lock_path
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int | None:
+        if self.lock_path is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():
+            # A forked worker needs its own open file: flock belongs to the open file.
+            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the write turn of this process and of every other process on the database."""
+        with self.thread_lock:
+            fd = self._file()
+            if fd is None:
+                yield
+                return
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def _write_lock(engine: Engine) -> threading.Lock:
-    with _WRITE_LOCKS_GUARD:
-        lock = _WRITE_LOCKS.get(engine)
-        if lock is None:
-            lock = _WRITE_LOCKS[engine] = threading.Lock()
-        return lock
+_WRITE_QUEUES: weakref.WeakKeyDictionary[Engine, WriterQueue] = weakref.WeakKeyDictionary()
+_WRITE_QUEUES_GUARD = threading.Lock()
+
+
+def _writer_queue(engine: Engine) -> WriterQueue:
+    with _WRITE_QUEUES_GUARD:
+        queue = _WRITE_QUEUES.get(engine)
+        if queue is None:
+            database = engine.url.database
+            on_disk = database not in (None, "", ":memory:") and not database.startswith("file:")
+            queue = _WRITE_QUEUES[engine] = WriterQueue(
+                f"{database}-writer.lock" if on_disk else None
+            )
+        return queue
 
 
 @contextmanager
@@ -261,13 +307,43 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
         with engine.begin() as conn:
             yield conn
         return
-    # SQLite allows one writer at a time anyway. Queueing this process's writers on a Python
-    # lock wakes the next one the moment the previous commits, instead of leaving many threads
-    # in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and ruins tail latency.
-    with _write_lock(engine), engine.connect() as conn:
+    # SQLite allows one writer at a time anyway: queue for the turn (see WriterQueue).
+    with _writer_queue(engine).held(), engine.connect() as conn:
         conn.execution_options(**{IMMEDIATE_OPTION: True})
         with conn.begin():
             yield conn
+
+
+class Prepared:
+    """A Core statement compiled once per dialect and run straight through the driver.
+
+    The participant's hot path runs a few statements per answer; compiling them once saves
+    SQLAlchemy's per-execution cache lookup and parameter processing (measured: about a third
+    of the time the answer path spent in SQLAlchemy). Rows come back as the driver returns them.
+    """
+
+    def __init__(self, statement) -> None:
+        self.statement = statement
+        self._compiled: dict[tuple[str, str], tuple[str, tuple[str, ...] | None, dict]] = {}
+
+    def _sql(self, dialect) -> tuple[str, tuple[str, ...] | None, dict]:
+        # Keyed by dialect and driver: drivers of one database differ in parameter style.
+        key = (dialect.name, dialect.driver)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            c = self.statement.compile(dialect=dialect)
+            order = tuple(c.positiontup) if c.positional else None
+            # Literals in the statement (`position + 1`) become bind parameters with values.
+            fixed = {k: v for k, v in c.params.items() if v is not None}
+            compiled = self._compiled[key] = (str(c), order, fixed)
+        return compiled
+
+    def __call__(self, conn: Connection, params: dict):
+        """Execute with `params` (keyed by bind parameter name); the CursorResult."""
+        sql, order, fixed = self._sql(conn.dialect)
+        values = {**fixed, **params} if fixed else params
+        args = tuple(values[name] for name in order) if order is not None else values
+        return conn.exec_driver_sql(sql, args)
 
 
 def init_db(engine: Engine) -> None:

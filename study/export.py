@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from crn.csvcells import spreadsheet_safe
 from crn.errors import UserError
 from crn.fsutil import atomic_open
 from crn.imageset import MANIFEST, load_imageset
@@ -108,11 +109,13 @@ def pick_study_id(engine: Engine, study_id: str | None) -> str:
 
 
 def format_cell(value: Any) -> str:
-    """A CSV cell: NULL is empty, booleans are 0/1, whole floats keep their decimal point."""
+    """A CSV cell: NULL is empty, booleans 0/1, text spreadsheet-safe (crn.csvcells)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, str):
+        return spreadsheet_safe(value)
     return str(value)
 
 
@@ -166,7 +169,9 @@ def iter_responses_csv(
 
 def iter_participants_csv(engine: Engine, study_id: str | None = None) -> Iterator[str]:
     """`participants.csv` as text chunks: one row per participant, for payments."""
-    where = "WHERE p.study_id = :study_id" if study_id is not None else ""
+    # Participants planned ahead but never claimed (study.vacancies) are nobody.
+    where = "WHERE p.status != 'vacant'"
+    where += " AND p.study_id = :study_id" if study_id is not None else ""
     params = {"study_id": study_id} if study_id is not None else {}
     sql = _PARTICIPANTS_SQL.format(where=where)
     return _csv_chunks(PARTICIPANT_COLUMNS, _streamed_rows(engine, sql, params))

@@ -6,9 +6,11 @@ sibling folder that replaces the destination only once complete.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,15 +83,29 @@ def _examples(items: list[str]) -> str:
     return shown + (", …" if len(items) > _SHOWN else "")
 
 
-def scan_outputs(folder: Path, suffix: str = "") -> dict[str, Path]:
-    """Image files of `folder` keyed by image id (file stem, minus `suffix` if given)."""
+def scan_outputs(
+    folder: Path, suffix: str = "", pattern: str = ""
+) -> tuple[dict[str, Path], list[str]]:
+    """Image files of `folder` keyed by image id, and the names of the files skipped.
+
+    With `suffix`, only files whose stem ends with it are taken (the id is the stem without it):
+    a pix2pixHD results folder holds `<id>_synthesized_image.png` beside `<id>_input_label.png`.
+    With `pattern` (a glob such as "*_fake_B.png"), only matching file names are taken.
+    """
     if not folder.is_dir():
         raise UserError(f"{folder}: not a folder")
     found: dict[str, Path] = {}
+    skipped: list[str] = []
     for path in sorted(folder.iterdir()):
         if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
-        image_id = path.stem[: -len(suffix)] if suffix and path.stem.endswith(suffix) else path.stem
+        chosen = (not suffix or path.stem.endswith(suffix)) and (
+            not pattern or fnmatch.fnmatchcase(path.name, pattern)
+        )
+        if not chosen:
+            skipped.append(path.name)
+            continue
+        image_id = path.stem[: -len(suffix)] if suffix else path.stem
         if image_id in found:
             raise UserError(
                 f"{folder}: two files for image id '{image_id}': "
@@ -97,8 +113,29 @@ def scan_outputs(folder: Path, suffix: str = "") -> dict[str, Path]:
             )
         found[image_id] = path
     if not found:
-        raise UserError(f"{folder}: no {'/'.join(IMAGE_SUFFIXES)} files")
-    return found
+        what = " and ".join(
+            f"{name} {value!r}"
+            for name, value in (("--suffix", suffix), ("--glob", pattern))
+            if value
+        )
+        raise UserError(
+            f"{folder}: no {'/'.join(IMAGE_SUFFIXES)} files" + (f" match {what}" if what else "")
+        )
+    return found, skipped
+
+
+def suffix_hint(stems: list[str], ids: tuple[str, ...]) -> str:
+    """'--suffix X' suggestions for file stems that are a split id plus a common ending."""
+    endings: Counter[str] = Counter()
+    by_length = sorted(set(ids), key=len, reverse=True)
+    for stem in stems:
+        match = next((i for i in by_length if stem.startswith(i) and stem != i), None)
+        if match is not None:
+            endings[stem[len(match) :]] += 1
+    if not endings:
+        return "check --split, --splits, or select files with --suffix/--glob"
+    options = " or ".join(f"--suffix {end} ({n} files)" for end, n in endings.most_common(3))
+    return f"select the outputs with {options}"
 
 
 def check_outputs(
@@ -110,7 +147,7 @@ def check_outputs(
     if unknown:
         raise UserError(
             f"{len(unknown)} file(s) are not ids of the '{split.split}' split "
-            f"(e.g. {_examples(unknown)}); check --split, --splits or --suffix"
+            f"(e.g. {_examples(unknown)}); {suffix_hint(unknown, split.ids)}"
         )
     for image_id in files:
         check_image_id(image_id)
@@ -181,10 +218,15 @@ def import_outputs(
     allow_missing: bool = False,
     resize: bool = False,
     suffix: str = "",
+    pattern: str = "",
     force: bool = False,
-) -> tuple[ImageSet, list[str]]:
-    """Import image files named by id as an image set; return it and the split's missing ids."""
-    files = scan_outputs(folder, suffix)
+) -> tuple[ImageSet, list[str], list[str]]:
+    """Import image files named by id as an image set.
+
+    Returns the set, the split's ids that have no image, and the files skipped by `suffix` or
+    `pattern`.
+    """
+    files, skipped = scan_outputs(folder, suffix, pattern)
     missing = check_outputs(files, split, allow_missing, resize)
 
     def write(tmp: Path) -> None:
@@ -201,7 +243,7 @@ def import_outputs(
             extra={"imported_from": str(folder.resolve()), "missing_ids": len(missing)},
         )
 
-    return replace_set(out, force, write), missing
+    return replace_set(out, force, write), missing, skipped
 
 
 def _image_rng(seed: int, image_id: str) -> np.random.Generator:

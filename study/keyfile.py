@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import stat
-import tempfile
 from pathlib import Path
 
 from crn.errors import UserError
+from study.secretstore import write_private
 
 KEY_BYTES = 32
 
@@ -29,17 +28,4 @@ def read_or_create_key(path: str | os.PathLike[str]) -> bytes:
 
 
 def _create_key(path: Path) -> None:
-    # Written to a private temp file, then hard-linked into place: several server processes
-    # starting at once either create the key or read the complete one another process made.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(KEY_BYTES))
-            fh.flush()
-            os.fsync(fh.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_private(path, secrets.token_bytes(KEY_BYTES))

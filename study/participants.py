@@ -14,8 +14,14 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from crn.errors import UserError
 from crnkit_common.responses import STAIRCASE
 from study.db import Coverage, Participant, Study, Trial, utc_now, write_tx
-from study.httperrors import ConflictError, ForbiddenError, InvalidError, UnauthorizedError
-from study.platforms import hash_worker_id, parse_entry
+from study.httperrors import (
+    ApiError,
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    UnauthorizedError,
+)
+from study.platforms import PlatformEntry, hash_worker_id, parse_entry
 from study.runtime import StudyRuntime
 from study.scheduler import plan_participant
 from study.spec import exposure_ms
@@ -26,6 +32,8 @@ S = Study.__table__
 C = Coverage.__table__
 TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 MAX_USER_AGENT = 512
+ALREADY_MESSAGE = "you have already taken part in this study"
+REFUSED_MESSAGE = "you cannot take part: you took part in a related study before"
 
 _BUMP_COVERAGE = (
     update(C)
@@ -47,6 +55,11 @@ _NEW_COVERAGE = insert(C).values(
 _TOKEN_OWNER = select(P.c.id, P.c.study_id, P.c.status).where(
     P.c.token_hash == bindparam("token_hash")
 )
+
+
+def clean_user_agent(user_agent: str | None) -> str | None:
+    """The User-Agent as stored: at most MAX_USER_AGENT characters, no NUL, None if empty."""
+    return (user_agent or "").replace("\x00", "")[:MAX_USER_AGENT] or None
 
 
 def hash_token(token: str) -> str:
@@ -144,19 +157,21 @@ def enrol(
             select(S.c.status).where(S.c.id == rt.study_id).with_for_update()
         ).scalar_one()
         if worker_hash is not None:
-            resumed = _resume(conn, rt.study_id, worker_hash, token)
+            resumed = _resume(conn, rt.study_id, entry, worker_hash, token)
             if resumed is not None:
                 return _described(conn, resumed, describe)
         if status != "open":
-            raise ForbiddenError(f"this study is {status} and does not accept new participants")
+            raise ForbiddenError(closed_message(status))
         if worker_hash is not None and _took_excluded(conn, rt.spec, worker_hash):
             _refuse(conn, rt, entry, worker_hash, token, user_agent)
             refused = True
         else:
-            created = _create(conn, rt, entry, worker_hash, token, user_agent)
+            created = _claim_vacancy(conn, rt, entry, worker_hash, token, user_agent)
+            if created is None:
+                created = _create(conn, rt, entry, worker_hash, token, user_agent)
             return _described(conn, created, describe)
     if refused:
-        raise ForbiddenError("you cannot take part: you took part in a related study before")
+        raise ForbiddenError(REFUSED_MESSAGE)
     raise AssertionError("unreachable")
 
 
@@ -166,21 +181,47 @@ def _described(conn: Connection, enrolment: Enrolment, describe) -> Enrolment:
     return dataclasses.replace(enrolment, state=describe(conn, enrolment.participant_pk))
 
 
-def _resume(conn: Connection, study_id: str, worker_hash: str, token: str) -> Enrolment | None:
-    row = conn.execute(
-        select(P.c.id, P.c.public_id, P.c.status).where(
+def _worker_row(conn: Connection, study_id: str, worker_hash: str):
+    return conn.execute(
+        select(P.c.id, P.c.public_id, P.c.status, P.c.hit_id).where(
             P.c.study_id == study_id, P.c.worker_hash == worker_hash
         )
     ).first()
+
+
+def _repeat_refusal(row, entry: PlatformEntry) -> ApiError | None:
+    """Why a known worker may not go on (None: they may resume)."""
+    if row.status == "refused":
+        return ForbiddenError(REFUSED_MESSAGE)
+    # MTurk: a worker who finished may come back through the same HIT (say the submit form
+    # failed, or they returned the assignment and took it again) to submit the one they hold.
+    same_hit = entry.platform == "mturk" and bool(entry.hit_id) and row.hit_id == entry.hit_id
+    if row.status == "finished" and not same_hit:
+        return ConflictError(ALREADY_MESSAGE)
+    return None
+
+
+def _resume(
+    conn: Connection, study_id: str, entry: PlatformEntry, worker_hash: str, token: str
+) -> Enrolment | None:
+    row = _worker_row(conn, study_id, worker_hash)
     if row is None:
         return None
-    if row.status == "finished":
-        raise ConflictError("you have already taken part in this study")
-    if row.status == "refused":
-        raise ForbiddenError("you cannot take part: you took part in a related study before")
+    refusal = _repeat_refusal(row, entry)
+    if refusal is not None:
+        raise refusal
     # The platform's worker id is the only credential a returning person has; a new token is
     # issued and the old one revoked, so at most one browser tab drives the participant.
-    conn.execute(update(P).where(P.c.id == row.id).values(token_hash=hash_token(token)))
+    values: dict[str, object] = {"token_hash": hash_token(token)}
+    if entry.platform == "mturk":
+        # A worker who returns a HIT and accepts it again gets a new assignmentId, and MTurk
+        # accepts a submission only for the assignment the worker holds now.
+        values.update(
+            assignment_id=entry.assignment_id or None,
+            hit_id=entry.hit_id or None,
+            submit_to=entry.submit_to or None,
+        )
+    conn.execute(update(P).where(P.c.id == row.id).values(**values))
     return Enrolment(
         preview=False,
         token=token,
@@ -188,6 +229,35 @@ def _resume(conn: Connection, study_id: str, worker_hash: str, token: str) -> En
         participant_id=row.public_id,
         resumed=True,
     )
+
+
+def entry_refusal(rt: StudyRuntime, entry: PlatformEntry) -> ApiError | None:
+    """Why this entry cannot start or resume the study (read-only; None if it can).
+
+    The participant page asks this before showing consent, so that a paused study or a repeat
+    worker is told on the first page rather than after pressing Start.
+    """
+    if entry.preview:
+        return None
+    worker_hash = None
+    if entry.worker_id is not None:
+        worker_hash = hash_worker_id(rt.secret, entry.platform, entry.worker_id)
+    with rt.engine.connect() as conn:
+        status = conn.execute(select(S.c.status).where(S.c.id == rt.study_id)).scalar_one()
+        if worker_hash is not None:
+            row = _worker_row(conn, rt.study_id, worker_hash)
+            if row is not None:
+                return _repeat_refusal(row, entry)
+        if status != "open":
+            return ForbiddenError(closed_message(status))
+        if worker_hash is not None and _took_excluded(conn, rt.spec, worker_hash):
+            return ForbiddenError(REFUSED_MESSAGE)
+    return None
+
+
+def closed_message(status: str) -> str:
+    """What a newcomer to a study that is not open is told."""
+    return f"this study is {status} and does not accept new participants"
 
 
 def _took_excluded(conn: Connection, spec, worker_hash: str) -> bool:
@@ -225,7 +295,7 @@ def _insert_participant(
             condition=condition,
             seed=seed,
             trials_total=total,
-            user_agent=(user_agent or "")[:MAX_USER_AGENT] or None,
+            user_agent=clean_user_agent(user_agent),
             created_at=utc_now(),
         )
     ).inserted_primary_key[0]
@@ -271,7 +341,7 @@ def assign_condition(conn: Connection, spec, study_id: str, seed: int) -> str | 
     return tied[seed % len(tied)]
 
 
-def _create(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment:
+def _create(conn, rt, entry, worker_hash, token, user_agent, status="started") -> Enrolment:
     public_id = _new_public_id()
     seed = participant_seed(rt.spec.seed, public_id)
     condition = assign_condition(conn, rt.spec, rt.study_id, seed)
@@ -284,7 +354,7 @@ def _create(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment:
         worker_hash,
         token,
         user_agent,
-        status="started",
+        status=status,
         public_id=public_id,
         seed=seed,
         total=len(plan),
@@ -315,3 +385,48 @@ def _create(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment:
     return Enrolment(
         preview=False, token=token, participant_pk=pk, participant_id=public_id, resumed=False
     )
+
+
+# A participant planned ahead (see study.vacancies): trials and coverage exist, nobody holds it.
+VACANT = "vacant"
+
+
+def _claim_vacancy(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment | None:
+    """Hand the oldest pre-planned participant to this person; None if there is none.
+
+    Claimed in the order they were planned, so coverage evolves as if each had enrolled then.
+    """
+    row = conn.execute(
+        select(P.c.id, P.c.public_id)
+        .where(P.c.study_id == rt.study_id, P.c.status == VACANT)
+        .order_by(P.c.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    conn.execute(
+        update(P)
+        .where(P.c.id == row.id)
+        .values(
+            token_hash=hash_token(token),
+            platform=entry.platform,
+            worker_hash=worker_hash,
+            assignment_id=entry.assignment_id or None,
+            hit_id=entry.hit_id or None,
+            submit_to=entry.submit_to or None,
+            session_id=entry.session_id or None,
+            platform_study_id=entry.platform_study_id or None,
+            status="started",
+            user_agent=clean_user_agent(user_agent),
+            created_at=utc_now(),
+        )
+    )
+    return Enrolment(
+        preview=False, token=token, participant_pk=row.id, participant_id=row.public_id
+    )
+
+
+def add_vacancy(conn: Connection, rt: StudyRuntime) -> None:
+    """Plan one participant ahead, inside the caller's write transaction."""
+    entry = PlatformEntry(rt.spec.platform.kind, None)
+    _create(conn, rt, entry, None, secrets.token_urlsafe(32), None, status=VACANT)

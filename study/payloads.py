@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from study.httperrors import BadRequestError, InvalidError
@@ -43,11 +43,13 @@ def _number(body: dict, key: str, low: float, high: float, *, low_open: bool, re
         if required:
             raise InvalidError(f"'{key}' is required (a number)")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    # An int is compared as it is: a 400-digit integer overflows math.isfinite and float().
+    finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if isinstance(value, bool) or not finite:
         raise InvalidError(f"'{key}' must be a number, got {_show(value)}")
     if value < low or (low_open and value == low) or value > high:
         bracket = "(" if low_open else "["
-        raise InvalidError(f"'{key}' must be in {bracket}{low:g}, {high:g}], got {value:g}")
+        raise InvalidError(f"'{key}' must be in {bracket}{low:g}, {high:g}], got {_show(value)}")
     return float(value)
 
 
@@ -64,6 +66,16 @@ def _show(value: Any, limit: int = 40) -> str:
     # JSON escapes control characters, so user-supplied text cannot break the one-line message.
     text = json.dumps(value, ensure_ascii=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def is_storable_text(value: str) -> bool:
+    """True if every database can store `value`: UTF-8 encodable (JSON may carry lone
+    surrogates, "\\ud800") and free of NUL characters (PostgreSQL's text cannot hold them)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
 
 
 def _check_keys(body: dict, allowed: tuple[str, ...]) -> None:
@@ -88,11 +100,12 @@ class AnswerPayload:
 
     def sha256(self) -> str:
         """Hash of the canonical payload: equal for a retry, different for a changed answer."""
-        text = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        fields = {name: getattr(self, name) for name in ANSWER_FIELDS}
+        text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-ANSWER_KEYS = tuple(AnswerPayload.__dataclass_fields__)
+ANSWER_KEYS = ANSWER_FIELDS = tuple(AnswerPayload.__dataclass_fields__)
 
 
 def parse_answer(body: dict[str, Any]) -> AnswerPayload:
@@ -147,6 +160,10 @@ def parse_events(body: dict[str, Any]) -> list[EventIn]:
             raise InvalidError(
                 f"{where}.detail must be a string of at most {MAX_DETAIL} characters"
             )
+        if detail is not None and not is_storable_text(detail):
+            raise InvalidError(
+                f"{where}.detail must be valid Unicode text (no lone surrogates or NUL)"
+            )
         out.append(EventIn(item["type"], trial_id, detail))
     return out
 
@@ -170,6 +187,10 @@ def parse_enrol(body: dict[str, Any]) -> EnrolPayload:
         if not isinstance(value, str) or len(key) > 64 or len(value) > MAX_PARAM_CHARS:
             raise InvalidError(
                 f"params[{_show(key)}] must be a string of at most {MAX_PARAM_CHARS} characters"
+            )
+        if not (is_storable_text(key) and is_storable_text(value)):
+            raise InvalidError(
+                f"params[{_show(key)}] must be valid Unicode text (no lone surrogates or NUL)"
             )
     return EnrolPayload(
         params=dict(params),

@@ -23,7 +23,8 @@ EXTERNAL_QUESTION_NS = (
     "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/"
     "ExternalQuestion.xsd"
 )
-_PLATFORM_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# Matched with fullmatch: `$` would also accept a final newline ("W\n" next to "W").
+_PLATFORM_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 class PlatformError(UserError):
@@ -54,11 +55,27 @@ class Completion:
     fields: dict[str, str] = field(default_factory=dict)
 
 
+def normalise_worker_id(platform: str, worker_id: str) -> str:
+    """The canonical form of a worker id: surrounding whitespace dropped, the platform's case.
+
+    Prolific ids are lower-case hex and MTurk ids upper-case letters and digits, so neither
+    platform tells ids apart by case: one person stays one worker however the id was typed or
+    pasted, and a real id keeps the hash it always had.
+    """
+    text = worker_id.strip()
+    if platform == "prolific":
+        return text.lower()
+    if platform == "mturk":
+        return text.upper()
+    return text
+
+
 def hash_worker_id(key: bytes, platform: str, worker_id: str) -> str:
-    """Keyed hash (HMAC-SHA256, hex) of a platform's worker id: the only form ever stored."""
+    """Keyed hash (HMAC-SHA256, hex) of a platform's normalised worker id: the only form stored."""
     if not key:
         raise PlatformError("the key for hashing worker ids is empty")
-    message = f"{platform}\x00{worker_id}".encode()
+    canonical = normalise_worker_id(platform, worker_id)
+    message = f"{platform}\x00{canonical}".encode("utf-8", "surrogatepass")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
@@ -69,12 +86,14 @@ def _required(args: Mapping[str, str], name: str) -> str:
 
 
 def _param(args: Mapping[str, str], name: str, required: bool) -> str:
-    if required:
-        _required(args, name)
-    value = args.get(name, "")
+    # Surrounding whitespace (a pasted link's newline) is dropped; anything else that is not
+    # an id character, control characters included, is refused rather than hashed.
+    value = args.get(name, "").strip()
     if not value:
+        if required:
+            raise PlatformError(f"missing URL parameter {name}")
         return ""
-    if not _PLATFORM_ID.match(value):
+    if not _PLATFORM_ID.fullmatch(value):
         raise PlatformError(
             f"URL parameter {name} is not a valid id "
             "(expected 1-128 letters, digits, '_', '.', ':' or '-')"

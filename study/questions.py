@@ -26,7 +26,6 @@ VISION_ANSWERS = (
 MAX_COMMENT = 2000
 QUESTION_COLUMNS = ("participant_id", "condition", "age_band", "vision", "comment", "submitted_at")
 # Cells a spreadsheet would read as a formula (OWASP CSV injection): shown with a leading quote.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 P = Participant.__table__
 Q = Questionnaire.__table__
 
@@ -64,13 +63,9 @@ def record_questions(rt: StudyRuntime, token: str, answers: dict[str, str | None
         conn.execute(insert(Q).values(participant_id=owner.id, submitted_at=utc_now(), **answers))
 
 
-def spreadsheet_safe(value: str) -> str:
-    """Free text that a spreadsheet will not run as a formula (leading quote when needed)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 def iter_question_rows(engine: Engine, study_id: str) -> Iterator[tuple]:
-    """One row per participant who answered, in QUESTION_COLUMNS order."""
+    """One row per participant who answered, in QUESTION_COLUMNS order (raw text: the CSV
+    writer makes formula-like cells spreadsheet-safe, as for every export)."""
     sql = (
         select(
             P.c.public_id, P.c.condition, Q.c.age_band, Q.c.vision, Q.c.comment, Q.c.submitted_at
@@ -81,12 +76,11 @@ def iter_question_rows(engine: Engine, study_id: str) -> Iterator[tuple]:
     )
     with engine.connect() as conn:
         for row in conn.execute(sql):
-            comment = spreadsheet_safe(row.comment) if row.comment else row.comment
             yield (
                 row.public_id,
                 row.condition,
                 row.age_band,
                 row.vision,
-                comment,
+                row.comment,
                 row.submitted_at,
             )

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask, current_app
 from sqlalchemy import Engine, insert, select
 
 from crn.errors import UserError
-from study.config import ServerConfig
+from study.config import ServerConfig, sqlite_folder
 from study.db import Study, init_db, make_engine, write_tx
-from study.images import ImageIndex
+from study.imageindex import ImageIndex
 from study.keyfile import read_or_create_key
+from study.secretstore import find_key_file
 
 EXTENSION = "crnkit_study"
 STUDY = Study.__table__
@@ -28,6 +30,7 @@ class StudyRuntime:
     sets: object  # study.imagesets.StudySets
     images: ImageIndex
     secret: bytes
+    key_file: Path
 
     @property
     def study_id(self) -> str:
@@ -47,18 +50,33 @@ def start_runtime(config: ServerConfig) -> StudyRuntime:
 
     spec = load_spec(config.spec_path)
     sets = load_study_sets(spec, verify=config.verify_images)
+    key_file = resolve_key_file(config)
     engine = make_engine(config.database_url)
     try:
         init_db(engine)
-        secret = read_or_create_key(config.key_file)
+        secret = read_or_create_key(key_file)
         upsert_study(engine, spec, sets)
         images = ImageIndex.build(spec.id, sets.sets, secret)
     except BaseException:
         engine.dispose()
         raise
     return StudyRuntime(
-        config=config, engine=engine, spec=spec, sets=sets, images=images, secret=secret
+        config=config,
+        engine=engine,
+        spec=spec,
+        sets=sets,
+        images=images,
+        secret=secret,
+        key_file=key_file,
     )
+
+
+def resolve_key_file(config: ServerConfig) -> Path:
+    """The configured key file, else the key in the secrets folder (or a legacy one)."""
+    if config.key_file is not None:
+        return config.key_file
+    folder = sqlite_folder(config.database_url)
+    return find_key_file((folder,) if folder else ())
 
 
 def set_digests(sets) -> dict[str, str]:

@@ -34,12 +34,15 @@ def csp_nonce() -> str:
     return nonce
 
 
-def content_security_policy(nonce: str, frame_ancestors: tuple[str, ...]) -> str:
-    """The CSP header value: same-origin everything, no inline script, nonce'd inline style."""
+def content_security_policy(nonce: str | None, frame_ancestors: tuple[str, ...]) -> str:
+    """The CSP header value: same-origin everything, no inline script, nonce'd inline style.
+
+    Without a nonce (nothing on the page asked for one) no inline style is allowed at all.
+    """
     directives = [
         "default-src 'self'",
         "script-src 'self'",
-        f"style-src 'self' 'nonce-{nonce}'",
+        f"style-src 'self' 'nonce-{nonce}'" if nonce else "style-src 'self'",
         "img-src 'self' data: blob:",
         "connect-src 'self'",
         "font-src 'self'",
@@ -55,12 +58,26 @@ def _is_admin_path(path: str) -> bool:
     return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
 
 
+# The admin pages are never framed; participant pages may be, by MTurk only.
+ADMIN_ANCESTORS = ("'none'",)
+PARTICIPANT_ANCESTORS = ("'self'", *MTURK_ORIGINS)
+# Most responses (the JSON API, images) render no template and need no nonce: their policy
+# is the same every time, so it is built once.
+_NO_NONCE_POLICY = {
+    True: content_security_policy(None, ADMIN_ANCESTORS),
+    False: content_security_policy(None, PARTICIPANT_ANCESTORS),
+}
+
+
 def apply_security_headers(response: Response) -> Response:
     """Add the security headers to `response` (an after_request hook)."""
     admin = _is_admin_path(request.path)
-    # The admin pages are never framed; participant pages may be, by MTurk only.
-    ancestors = ("'none'",) if admin else ("'self'", *MTURK_ORIGINS)
-    response.headers["Content-Security-Policy"] = content_security_policy(csp_nonce(), ancestors)
+    nonce = g.get("csp_nonce")
+    if nonce is None:
+        policy = _NO_NONCE_POLICY[admin]
+    else:
+        policy = content_security_policy(nonce, ADMIN_ANCESTORS if admin else PARTICIPANT_ANCESTORS)
+    response.headers["Content-Security-Policy"] = policy
     for name, value in STATIC_HEADERS.items():
         response.headers.setdefault(name, value)
     if request.is_secure:

@@ -98,15 +98,21 @@ class Oracle:
     sure_sets: frozenset = frozenset()  # catch/practice sets: answered with catch_accuracy
 
 
-def build_oracle(spec_path: str | Path, key_file: str | Path) -> Oracle:
-    """The simulated eye: maps URL keys to sets using the study's spec and key file."""
-    from study.images import image_key
+def build_oracle(spec_path: str | Path, key_file: str | Path | None = None) -> Oracle:
+    """The simulated eye: maps URL keys to sets using the study's spec and key file.
+
+    Without `key_file`, the key in the secrets folder (where `serve` keeps it).
+    """
+    from study.imageindex import image_key
     from study.imagesets import load_study_sets
+    from study.secretstore import find_key_file
     from study.spec import load_spec
 
     spec = load_spec(spec_path)
+    if key_file is None:
+        key_file = find_key_file((Path(spec_path).resolve().parent,))
     if not Path(key_file).is_file():
-        raise UserError(f"--key-file {key_file}: not found (the server's study-secret.key)")
+        raise UserError(f"--key-file {key_file}: not found (the key file serve printed)")
     secret = Path(key_file).read_bytes()
     sets = load_study_sets(spec, verify=False)
     keys = {

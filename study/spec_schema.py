@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
-SAFE_CODE = re.compile(r"^[A-Za-z0-9_-]*$")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+\Z")  # \Z: `$` would accept a final newline
+SAFE_CODE = re.compile(r"^[A-Za-z0-9_-]*\Z")
 UNLIMITED = "unlimited"
-EXPOSURE_TEXT = 'a positive number of milliseconds or "unlimited"'
+EXPOSURE_TEXT = 'a whole number of milliseconds (e.g. 125, not seconds) or "unlimited"'
+# Two frames at 60 Hz: a browser cannot show anything shorter reliably (one frame is 16.7 ms).
+MIN_EXPOSURE_MS = 34
 REQUIRED = object()
 
 
@@ -105,10 +107,16 @@ def exposure_key(value: Any) -> str:
     """Normalise one exposure (125, "125" or "unlimited") to its string key."""
     if value == UNLIMITED:
         return UNLIMITED
-    if isinstance(value, str) and value.isdigit() and int(value) > 0:
-        return str(int(value))
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidValueError(EXPOSURE_TEXT, value)
+    if value < MIN_EXPOSURE_MS:
+        raise InvalidValueError(
+            f"at least {MIN_EXPOSURE_MS} ms (two display frames at 60 Hz; a shorter exposure "
+            'cannot be shown reliably) or "unlimited"',
+            value,
+        )
     return str(value)
 
 
@@ -119,8 +127,8 @@ def _exposures(value: Any) -> tuple[str, ...]:
     for index, item in enumerate(value):
         try:
             key = exposure_key(item)
-        except InvalidValueError:
-            raise InvalidValueError(EXPOSURE_TEXT, item, f"[{index}]") from None
+        except InvalidValueError as err:
+            raise InvalidValueError(err.expected, item, f"[{index}]") from None
         if key in keys:
             raise InvalidValueError(
                 f"each exposure once ({key} is listed twice)", item, f"[{index}]"

@@ -94,15 +94,24 @@ def flag_rows(rows: list[RunRow], expected: str | None) -> list[RunRow]:
     return flagged
 
 
-def format_losses(losses: dict[str, float]) -> str:
-    """`total` first, then the other named losses, 4 significant digits.
+LOSSES_WIDTH = 48
 
-    The perceptual loss's per-layer terms (`p_*`) are left to `--json`: they would make
-    the table too wide to scan.
+
+def format_losses(losses: dict[str, float], width: int = LOSSES_WIDTH) -> str:
+    """Totals first, then the other named losses (4 significant digits), within `width` chars.
+
+    What does not fit (pix2pix logs a dozen terms per optimizer, the perceptual loss one per
+    layer) is counted, and `--json` lists it all: a table row must stay readable.
     """
-    keys = [k for k in losses if not k.rpartition(".")[2].startswith("p_")]
-    keys = sorted(keys, key=lambda k: (k != "total", k))
-    return " ".join(f"{k}={losses[k]:.4g}" for k in keys) or "-"
+    keys = sorted(losses, key=lambda k: (not k.endswith("total"), k.count("."), k))
+    shown: list[str] = []
+    for key in keys:
+        item = f"{key}={losses[key]:.4g}"
+        if shown and len(" ".join([*shown, item])) > width:
+            break
+        shown.append(item)
+    rest = len(keys) - len(shown)
+    return " ".join(shown) + (f" (+{rest} more)" if rest else "") if shown else "-"
 
 
 def format_table(rows: list[RunRow]) -> str:

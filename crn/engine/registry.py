@@ -15,11 +15,6 @@ MODELS: dict[str, str] = {
 }
 
 
-def model_names() -> list[str]:
-    """The registered model names, in registry order."""
-    return list(MODELS)
-
-
 def get_model_class(name: str) -> type:
     """Import and return the model class registered as `name`."""
     if name not in MODELS:

@@ -98,14 +98,14 @@ def run(ns: argparse.Namespace) -> int:
 def parse_exposures(text: str) -> list[int | str]:
     """`"125,250,unlimited"` -> [125, 250, "unlimited"], or UserError naming the bad item."""
     from crn.errors import UserError
-    from study.spec_schema import EXPOSURE_TEXT, UNLIMITED, InvalidValueError, exposure_key
+    from study.spec_schema import UNLIMITED, InvalidValueError, exposure_key
 
     items: list[int | str] = []
     for item in (part.strip() for part in text.split(",")):
         try:
             key = exposure_key(item)
-        except InvalidValueError:
-            raise UserError(f"--exposures: expected {EXPOSURE_TEXT}, got '{item}'") from None
+        except InvalidValueError as err:
+            raise UserError(f"--exposures: expected {err.expected}, got '{item}'") from None
         value = key if key == UNLIMITED else int(key)
         if value in items:
             raise UserError(f"--exposures: {item} is listed twice")

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 DEFAULT_MIN_CATCH = 0.75
-KEY_NAME = "study-secret.key"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key-file",
         default=None,
-        help=f"the study's key for worker-id hashes (default: {KEY_NAME} beside participants.csv)",
+        help="the key for worker-id hashes (default: the key in the secrets folder, where "
+        "serve created it)",
     )
     parser.add_argument(
         "--out", default=None, help="decisions CSV to write (default: decisions.csv beside it)"
@@ -41,11 +41,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _key_path(ns: argparse.Namespace, participants: Path) -> Path:
+    """--key-file, else the key in the secrets folder (or one an older version left beside)."""
+    from study.secretstore import find_key_file
+
+    if ns.key_file:
+        return Path(ns.key_file)
+    return find_key_file((participants.parent,))
+
+
 def _read_key(path: Path) -> bytes:
     from crn.errors import UserError
 
     if not path.is_file():
-        raise UserError(f"key file {path} not found; pass the server's --key-file")
+        raise UserError(
+            f"key file {path} not found; pass --key-file with the key the server used "
+            "(serve prints its path)"
+        )
     key = path.read_bytes()
     if not key:
         raise UserError(f"key file {path} is empty")
@@ -95,7 +107,7 @@ def run(ns: argparse.Namespace) -> int:
     participants_path = Path(ns.participants)
     participants = read_participants(participants_path)
     platform, submissions = read_submissions(ns.submissions, ns.platform)
-    key = _read_key(Path(ns.key_file) if ns.key_file else participants_path.parent / KEY_NAME)
+    key = _read_key(_key_path(ns, participants_path))
     rules = PaymentRules(
         min_catch_accuracy=_threshold(ns, participants_path),
         no_reject=ns.no_reject,

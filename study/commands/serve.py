@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
-import secrets
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--admin-token",
         default=None,
-        help=f"token for /admin (default: ${ADMIN_TOKEN_ENV}, else a new random one, printed)",
+        help=f"token for /admin (default: ${ADMIN_TOKEN_ENV}, else the study's stored token, "
+        "created once in the secrets folder)",
     )
     parser.add_argument(
-        "--key-file", default=None, help="HMAC key for worker ids (default: beside the DB)"
+        "--key-file",
+        default=None,
+        help="HMAC key for worker ids (default: the key in the secrets folder)",
     )
     parser.add_argument(
         "--public-url",
@@ -64,6 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--trust-proxy",
         action="store_true",
         help="trust one reverse proxy's X-Forwarded-For/Proto/Host/Prefix headers",
+    )
+    parser.add_argument(
+        "--enrol-pool",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep N participants planned ahead, so that a burst of N arrivals enrols at once "
+        "(default 0: plan each on arrival)",
     )
     parser.add_argument(
         "--no-verify-images",
@@ -79,11 +91,13 @@ def _check_args(ns: argparse.Namespace) -> None:
         raise UserError(f"--port {ns.port}: expected 1..65535")
     if ns.workers < 1 or ns.threads < 1:
         raise UserError("--workers and --threads must be at least 1")
+    if ns.enrol_pool < 0:
+        raise UserError(f"--enrol-pool {ns.enrol_pool}: expected 0 or more")
     if ns.public_url is not None and not ns.public_url.startswith("https://"):
         raise UserError(f"--public-url {ns.public_url}: expected an https:// URL")
 
 
-def build_config(ns: argparse.Namespace, admin_token: str) -> Any:
+def build_config(ns: argparse.Namespace, admin_token: str | None) -> Any:
     """The app's ServerConfig from the command line."""
     from study.config import ServerConfig
     from study.export import sqlalchemy_url
@@ -98,17 +112,41 @@ def build_config(ns: argparse.Namespace, admin_token: str) -> Any:
         trust_proxy=ns.trust_proxy,
         public_url=ns.public_url,
         verify_images=not ns.no_verify_images,
+        enrol_pool=ns.enrol_pool,
     )
 
 
-def prepare_storage(config: Any) -> str:
-    """Build the app once in this (master) process: DB, key file, study row; return the study id."""
-    from study.app import create_app, runtime
+def prepare_storage(config: Any) -> tuple[str, Path]:
+    """Build the app once in this (master) process: DB, key file, study row.
 
-    app = create_app(config)
+    Returns the study id and the key file the app used.
+    """
+    from study.app import create_app, runtime
+    from study.vacancies import fill_vacancies
+
+    # No background thread in the master (it forks the workers): plan the pool here, once.
+    app = create_app(dataclasses.replace(config, enrol_pool=0))
     rt = runtime(app)
-    rt.engine.dispose()
-    return rt.study_id
+    try:
+        fill_vacancies(rt, config.enrol_pool)
+    finally:
+        rt.engine.dispose()
+    return rt.study_id, rt.key_file
+
+
+def check_port_free(host: str, port: int) -> None:
+    """UserError if something already listens on host:port (before anything is created)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise UserError(
+                    f"port {port} is in use on {host or 'all addresses'}; pass --port"
+                ) from None
+            raise UserError(f"cannot listen on {host}:{port} ({err.strerror})") from None
 
 
 def gunicorn_settings(options: ServeOptions) -> dict[str, Any]:
@@ -162,19 +200,28 @@ def _base_url(options: ServeOptions, public_url: str | None) -> str:
 
 
 def banner_text(
-    study_id: str, options: ServeOptions, public_url: str | None, token: str, generated: bool
+    study_id: str,
+    options: ServeOptions,
+    public_url: str | None,
+    token: str,
+    token_file: Path | None,
+    key_file: Path | None = None,
 ) -> str:
     """What serve prints once listening: URLs, how to use the admin token, platform snippets."""
     base = _base_url(options, public_url)
+    where = f"  (kept in {token_file}; same at every restart)" if token_file else ""
     lines = [
         f"crnkit study serve: study '{study_id}' listening on {options.host}:{options.port} "
         f"({options.workers} workers × {options.threads} threads)",
         f"  participants: {base}/",
         f"  admin:        {base}/admin/  (sign in with the token, or send "
         "'Authorization: Bearer <token>')",
-        f"  admin token:  {token}"
-        + ("  (generated; pass --admin-token to keep one)" if generated else ""),
+        f"  admin token:  {token}{where}",
     ]
+    if key_file is not None:
+        lines.append(
+            f"  key file:     {key_file}  (worker-id hashes; crnkit study payments needs it)"
+        )
     if public_url:
         from study.platforms import mturk_external_question_xml, prolific_url_template
 
@@ -189,22 +236,27 @@ def banner_text(
 
 def run(ns: argparse.Namespace) -> int:
     """Check everything, prepare the database, then serve until interrupted."""
+    from study.secretstore import read_or_create_admin_token
+
     _check_args(ns)
     token = ns.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
     if token is not None and len(token) < MIN_TOKEN_CHARS:
         raise UserError(
             f"the admin token is {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
-            "(or leave it out to get a random one)"
+            "(or leave it out to use the study's stored one)"
         )
-    generated = token is None
-    if generated:
-        token = secrets.token_urlsafe(24)
+    check_port_free(ns.host, ns.port)
     config = build_config(ns, token)
-    study_id = prepare_storage(config)
+    study_id, key_file = prepare_storage(config)
+    token_file = None
+    if token is None:
+        token, token_file, _ = read_or_create_admin_token(study_id)
     # The master verified every image; workers need not hash them all again.
-    worker_config = dataclasses.replace(config, verify_images=False)
+    worker_config = dataclasses.replace(
+        config, verify_images=False, admin_token=token, key_file=key_file
+    )
     options = ServeOptions(ns.host, ns.port, ns.workers, ns.threads)
-    banner = banner_text(study_id, options, config.public_url, token, generated)
+    banner = banner_text(study_id, options, config.public_url, token, token_file, key_file)
     sys.stdout.flush()
     make_server(worker_config, options, banner).run()
     return 0

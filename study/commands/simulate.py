@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from crn.errors import UserError
 
@@ -46,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--spec", default=None, help="the served study.toml: lets participants tell methods apart"
     )
     parser.add_argument(
-        "--key-file", default=None, help="the server's key file (default: beside --spec)"
+        "--key-file",
+        default=None,
+        help="the server's key file (default: the key in the secrets folder)",
     )
     parser.add_argument(
         "--drop-rate",
@@ -103,8 +104,7 @@ def run(ns: argparse.Namespace) -> int:
     config = build_config(ns)
     oracle = None
     if ns.spec is not None:
-        key_file = ns.key_file or Path(ns.spec).resolve().parent / "study-secret.key"
-        oracle = build_oracle(ns.spec, key_file)
+        oracle = build_oracle(ns.spec, ns.key_file)
     result = simulate(ns.url, config, oracle)
     summary = result.summary()
     summary["choices"] = "psychometric curve" if oracle else "fair coin (no --spec)"

@@ -68,6 +68,18 @@ def test_exclusion_overrides_reach_the_report(tmp_path, export_csv):
     assert settings["min_catch_accuracy"] == 0.0 and settings["exclude_timing_failures"] is False
 
 
+def test_everything_excluded_names_the_rules_and_out_path_is_clean(tmp_path, export_csv, capsys):
+    out = tmp_path / "r"
+    base = ["analyze", str(export_csv), "--out", f"{out}/", "--bootstrap", "20"]
+    assert cli.main([*base, "--min-response-ms", "1e9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "every test judgment was excluded" in err
+    assert "'too fast' (response < 1e+09 ms) removed" in err and "--min-response-ms" in err
+    assert cli.main(base) == 0
+    printed = capsys.readouterr().out
+    assert f"(open {out}/index.html)" in printed and "//index.html" not in printed
+
+
 def test_database_input(tmp_path, export_csv):
     import sqlalchemy as sa
 

@@ -129,3 +129,18 @@ def test_help_has_an_example(capsys):
     with pytest.raises(SystemExit):
         cli.main(["runs", "list", "--help"])
     assert "example:" in capsys.readouterr().out
+
+
+def test_many_losses_stay_within_the_column(tmp_path, capsys):
+    """pix2pix logs a dozen terms; the table shows the totals and counts the rest."""
+    losses = {f"generator.{k}": 0.5 for k in ("g_gan", "g_l1", "g_feat", "p_relu1", "p_relu2")}
+    losses |= {f"discriminator.{k}": 0.25 for k in ("d_real", "d_fake", "gp")}
+    losses |= {"generator.total": 14.56, "discriminator.total": 0.61}
+    write_run(tmp_path / "p2p", losses=losses)
+    assert runs.format_losses(losses) == (
+        "discriminator.total=0.61 generator.total=14.56 (+8 more)"
+    )
+    assert cli.main(["runs", "list", str(tmp_path)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in table) < 110
+    assert runs.format_losses({"total": 1.996}) == "total=1.996"

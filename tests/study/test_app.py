@@ -91,12 +91,15 @@ def test_tampered_image_fails_verification(tmp_path, study_toml, image_sets):
         start(config_for(tmp_path, study_toml))
 
 
-def test_key_file_created_private_and_reused(tmp_path, study_toml):
-    """The key file is 32 random bytes, mode 0600, created once and reused."""
+def test_key_file_created_private_and_reused(tmp_path, study_toml, private_secrets_dir):
+    """The key file is 32 random bytes, mode 0600, in the secrets folder, created once."""
     start(config_for(tmp_path, study_toml))
-    key_path = tmp_path / "study-secret.key"
+    key_path = private_secrets_dir / "study.key"
     key = key_path.read_bytes()
     assert len(key) == 32 and stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(private_secrets_dir.stat().st_mode) == 0o700
+    assert (private_secrets_dir / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert not (tmp_path / "study-secret.key").exists()  # nothing in the working tree
     app = create_app(config_for(tmp_path, study_toml))
     assert runtime(app).secret == key
     runtime(app).engine.dispose()
@@ -125,7 +128,7 @@ def test_config_from_environment(tmp_path, study_toml, monkeypatch):
     app = create_app()
     rt = runtime(app)
     assert rt.config.database_url == f"sqlite:///{tmp_path / 'env.sqlite'}"
-    assert rt.config.key_file == tmp_path / "study-secret.key"
+    assert rt.config.key_file is None and rt.key_file.name == "study.key"
     assert rt.config.admin_token == "tok" and rt.config.trust_proxy
     assert app.config["MAX_CONTENT_LENGTH"] == 4096
     rt.engine.dispose()
@@ -141,8 +144,8 @@ def test_config_errors_are_one_line():
         )
     with pytest.raises(UserError, match="database_url"):
         ServerConfig.from_mapping({"spec_path": "s.toml"})
-    with pytest.raises(UserError, match="key file"):
-        ServerConfig.build(spec_path="s.toml", database_url="postgresql://u@h/db")
+    with pytest.raises(UserError, match="database URL"):
+        ServerConfig.build(spec_path="s.toml", database_url="postgresql://u@h:port/db")
 
 
 def test_missing_spec_is_user_error(tmp_path):

@@ -102,7 +102,9 @@ def test_init_refuses_to_overwrite_and_checks_its_options(tmp_path, image_sets, 
     assert main(["study", "init", *sets, "--out", str(out)]) == 2
     assert "exists; pass --force" in capsys.readouterr().err and out.read_text() == "keep me"
     assert main(["study", "init", *sets, "--out", str(out), "--exposures", "125,-5"]) == 2
-    assert "--exposures: expected a positive number of milliseconds" in capsys.readouterr().err
+    assert "--exposures: expected a whole number of milliseconds" in capsys.readouterr().err
+    assert main(["study", "init", *sets, "--out", str(out), "--exposures", "125,16"]) == 2
+    assert "--exposures: expected at least 34 ms" in capsys.readouterr().err
     assert main(["study", "init", *sets, "--out", str(out), "--focal", "gan"]) == 2
     assert "--focal gan: not one of the sets (real, crn)" in capsys.readouterr().err
     assert main(["study", "init", *sets, "--out", str(out), "--force", "--id", "s1"]) == 0
@@ -151,7 +153,7 @@ def test_imageset_import_and_degrade(tmp_path, image_sets, capsys):
 
 def test_payments_command_writes_decisions(tmp_path, capsys):
     key = bytes(range(32))
-    (tmp_path / "study-secret.key").write_bytes(key)
+    (tmp_path / "study-secret.key").write_bytes(key)  # where older versions kept it: still found
     (tmp_path / "study.json").write_text(json.dumps({"exclusions": {"min_catch_accuracy": 0.5}}))
     worker_hash = hash_worker_id(key, "prolific", "W1")
     (tmp_path / "participants.csv").write_text(

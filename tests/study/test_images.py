@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 
 import pytest
 
 from crn.errors import UserError
 from study.app import create_app, runtime
-from study.images import ImageIndex, image_key
+from study.imageindex import ImageIndex, image_key
 
 
 def test_image_route_serves_listed_files_with_long_cache(app, client, image_sets):
@@ -22,6 +24,32 @@ def test_image_route_serves_listed_files_with_long_cache(app, client, image_sets
         assert reply.headers.get("ETag")
     with client.get(f"/img/{key}", headers={"If-None-Match": reply.headers["ETag"]}) as again:
         assert again.status_code == 304
+
+
+def test_image_headers_carry_nothing_that_depends_on_the_set(app, client, image_sets):
+    """No Last-Modified, and an ETag from the content: file times and paths cannot leak a set."""
+    rt = runtime(app)
+    keys = [rt.images.keys[(name, "img04")] for name in ("real", "crn")]
+    os.utime(image_sets["real"] / "images" / "img04.png", (1_000_000_000, 1_000_000_000))
+    os.utime(image_sets["crn"] / "images" / "img04.png", (1_700_000_000, 1_700_000_000))
+    seen = []
+    for key in keys:
+        with client.get(f"/img/{key}") as reply:
+            assert "Last-Modified" not in reply.headers
+            assert reply.headers["ETag"] == f'"{hashlib.sha256(reply.data).hexdigest()[:32]}"'
+            seen.append(
+                {
+                    k: v
+                    for k, v in reply.headers.items()
+                    if k not in ("ETag", "Content-Security-Policy")
+                }
+            )
+    lengths = [h.pop("Content-Length") for h in seen]
+    assert seen[0] == seen[1] and all(int(n) > 0 for n in lengths)
+    # Touching a file changes none of its headers.
+    before = client.get(f"/img/{keys[1]}").headers.get("ETag")
+    os.utime(image_sets["crn"] / "images" / "img04.png", (1_800_000_000, 1_800_000_000))
+    assert client.get(f"/img/{keys[1]}").headers.get("ETag") == before
 
 
 def test_unknown_keys_and_paths_are_404(client):

@@ -93,7 +93,9 @@ def _outputs(folder: Path, ids, size=(8, 16), fmt="png", suffix="") -> dict:
 def test_import_keeps_pixels_and_records_the_split(tmp_path):
     arrays = _outputs(tmp_path / "theirs", image_ids())
     split = read_split(_splits(tmp_path), "test")
-    iset, missing = import_outputs(tmp_path / "theirs", tmp_path / "out", name="spade", split=split)
+    iset, missing, _ = import_outputs(
+        tmp_path / "theirs", tmp_path / "out", name="spade", split=split
+    )
     assert missing == [] and iset.kind == "imported" and iset.name == "spade"
     assert (iset.split_sha256, iset.dataset, iset.split, iset.size) == (
         "f" * 64,
@@ -121,7 +123,7 @@ def test_import_rejects_unknown_ids_and_reports_missing_ones(tmp_path):
     ):
         import_outputs(tmp_path / "theirs", tmp_path / "out", name="x", split=split)
     assert not (tmp_path / "out").exists(), "nothing is written when a check fails"
-    iset, missing = import_outputs(
+    iset, missing, _ = import_outputs(
         tmp_path / "theirs", tmp_path / "out", name="x", split=split, allow_missing=True
     )
     assert missing == ["img10", "img11"] and len(iset.images) == 10
@@ -136,7 +138,7 @@ def test_import_checks_sizes_or_resizes_jpegs_with_suffix(tmp_path):
         import_outputs(
             tmp_path / "theirs", tmp_path / "out", name="p2p", split=split, suffix="_fake_B"
         )
-    iset, _ = import_outputs(
+    iset, _, _ = import_outputs(
         tmp_path / "theirs",
         tmp_path / "out",
         name="p2p",
@@ -154,7 +156,7 @@ def test_import_refuses_to_replace_without_force(tmp_path):
     with pytest.raises(UserError, match="already holds an image set; pass --force"):
         import_outputs(tmp_path / "theirs", tmp_path / "out", name="b", split=split)
     assert load_imageset(tmp_path / "out").name == "a"
-    second, _ = import_outputs(
+    second, _, _ = import_outputs(
         tmp_path / "theirs", tmp_path / "out", name="b", split=split, force=True
     )
     assert second.name == "b" and second.verify() == []
@@ -218,3 +220,41 @@ def test_degrade_checks_its_arguments(tmp_path, image_sets):
     with pytest.raises(UserError, match="is the set being degraded"):
         degrade_set(source, image_sets["real"], how="blur", force=True)
     assert load_imageset(image_sets["real"]).verify() == []
+
+
+def test_import_of_a_pix2pixhd_results_folder_selects_by_suffix_and_reports_skips(tmp_path, capsys):
+    """pix2pixHD writes <id>_input_label.png beside <id>_synthesized_image.png."""
+    from crn.cli import main
+
+    theirs = tmp_path / "results" / "images"
+    made = _outputs(theirs, image_ids(), suffix="_synthesized_image")
+    _outputs(theirs, image_ids(), suffix="_input_label")
+    splits = _splits(tmp_path)
+    split = read_split(splits, "test")
+    with pytest.raises(UserError) as err:
+        import_outputs(theirs, tmp_path / "out", name="hd", split=split)
+    assert "24 file(s) are not ids of the 'test' split" in str(err.value)
+    assert "--suffix _input_label (12 files) or --suffix _synthesized_image (12 files)" in str(
+        err.value
+    )
+    argv = ["imageset", "import", str(theirs), "--name", "hd", "--splits", str(splits)]
+    argv += ["--out", str(tmp_path / "hd"), "--suffix", "_synthesized_image"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "imported 12 images as set 'hd'" in out
+    shown = "img00_input_label.png, img01_input_label.png, img02_input_label.png, …"
+    assert f"skipped 12 other file(s) ({shown})" in out
+    iset = load_imageset(tmp_path / "hd")
+    assert np.array_equal(read_image(iset.path("img05")), made["img05"])
+    # A glob selects the same files.
+    iset, _, skipped = import_outputs(
+        theirs,
+        tmp_path / "glob",
+        name="g",
+        split=split,
+        pattern="*_synthesized_image.png",
+        suffix="_synthesized_image",
+    )
+    assert len(iset.images) == 12 and len(skipped) == 12
+    with pytest.raises(UserError, match=r"no .* files match --glob '\*_fake_B.png'"):
+        import_outputs(theirs, tmp_path / "none", name="n", split=split, pattern="*_fake_B.png")

@@ -1,4 +1,8 @@
-"""participants.csv from a real database feeds `crnkit study payments` (hashes match)."""
+"""participants.csv from a real database feeds `crnkit study payments` (hashes match).
+
+No --key-file: payments finds the key where the server created it, by the study id in the
+study.json that export wrote beside participants.csv.
+"""
 
 import csv
 
@@ -41,8 +45,6 @@ def test_export_then_payments_matches_the_enrolled_worker(app_factory, tmp_path)
         str(out / "participants.csv"),
         "--submissions",
         str(submissions),
-        "--key-file",
-        str(tmp_path / "study-secret.key"),
         "--platform",
         "prolific",
         "--out",

@@ -36,11 +36,32 @@ def test_hash_is_keyed_hmac_sha256_and_platform_specific():
     key = b"k" * 32
     digest = hash_worker_id(key, "prolific", "5f0a")
     assert digest == hmac.new(key, b"prolific\x005f0a", hashlib.sha256).hexdigest()
+    # MTurk's canonical case is upper: a real id hashes as it always did.
+    mturk = hmac.new(key, b"mturk\x00A1B2", hashlib.sha256).hexdigest()
+    assert hash_worker_id(key, "mturk", "a1b2 ") == mturk
     assert len(digest) == 64 and "5f0a" not in digest
     assert digest != hash_worker_id(b"j" * 32, "prolific", "5f0a")
     assert digest != hash_worker_id(key, "mturk", "5f0a")
     with pytest.raises(PlatformError, match="empty"):
         hash_worker_id(b"", "mturk", "x")
+
+
+@pytest.mark.parametrize("variant", ["5f0a", " 5f0a", "5f0a\n", "\t5F0A \r\n", "5F0a"])
+def test_one_person_is_one_worker_however_the_id_was_pasted(variant):
+    key = b"k" * 32
+    assert hash_worker_id(key, "prolific", variant) == hash_worker_id(key, "prolific", "5f0a")
+    assert parse_entry("prolific", {"PROLIFIC_PID": variant}).worker_id == variant.strip()
+
+
+@pytest.mark.parametrize(
+    "bad", ["W\n\nX", "W\x00", "W\x1b[31m", "a b", "W\u2028X", "Wé", "x" * 129, "W\ud800"]
+)
+def test_worker_ids_must_match_in_full(bad):
+    with pytest.raises(PlatformError, match="PROLIFIC_PID is not a valid id"):
+        parse_entry("prolific", {"PROLIFIC_PID": bad})
+    args = {**MTURK, "workerId": bad}
+    with pytest.raises(PlatformError, match="workerId is not a valid id"):
+        parse_entry("mturk", args)
 
 
 def test_local_entry_has_no_worker_and_shows_the_code():

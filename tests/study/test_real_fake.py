@@ -225,7 +225,7 @@ def test_simulated_participants_take_both_tasks_and_analysis_reads_them(tmp_path
     config = SimConfig(participants=12, concurrency=4, curves=curves, progress=False, seed=3)
     try:
         with live(app) as url:
-            oracle = build_oracle(spec_path, tmp_path / "study-secret.key")
+            oracle = build_oracle(spec_path)
             result = simulate(url, config, oracle)
         assert result.finished == 12 and not result.errors
         summary = export_study(runtime(app).engine, tmp_path / "out" / "responses.csv")

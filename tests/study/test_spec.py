@@ -102,7 +102,11 @@ def _set(doc: dict, path: str, value) -> dict:
     return doc
 
 
-EXPOSURE = 'expected a positive number of milliseconds or "unlimited"'
+EXPOSURE = 'expected a whole number of milliseconds (e.g. 125, not seconds) or "unlimited"'
+TOO_SHORT = (
+    "expected at least 34 ms (two display frames at 60 Hz; a shorter exposure cannot be shown "
+    'reliably) or "unlimited"'
+)
 
 
 @pytest.mark.parametrize(
@@ -122,6 +126,16 @@ EXPOSURE = 'expected a positive number of milliseconds or "unlimited"'
             "comparisons.0.exposures",
             [125, True],
             f"comparisons[0].exposures[1]: {EXPOSURE}, got true",
+        ),
+        (
+            "comparisons.0.exposures",
+            [0.125, 0.25],
+            f"comparisons[0].exposures[0]: {EXPOSURE}, got 0.125",
+        ),
+        (
+            "comparisons.0.exposures",
+            [125, 8],
+            f"comparisons[0].exposures[1]: {TOO_SHORT}, got 8",
         ),
         (
             "comparisons.0.exposures",

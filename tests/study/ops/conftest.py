@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import signal
 from pathlib import Path
 
@@ -69,3 +71,36 @@ def live_server(tmp_path: Path):
     yield start
     for server in servers:
         server.kill(signal.SIGTERM)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster for the session; skipped only outside CI when unavailable."""
+    from pg_cluster import server_bin, start_cluster
+
+    missing = None
+    if importlib.util.find_spec("psycopg") is None:
+        missing = "psycopg is not installed (pip install -e '.[dev]')"
+    elif server_bin() is None:
+        missing = "PostgreSQL is not installed (run scripts/ensure-postgresql.sh)"
+    if missing is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the PostgreSQL tests must run in CI: {missing}")
+        pytest.skip(missing)
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """A fresh, empty database of the session's PostgreSQL cluster."""
+    return pg_cluster.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def live_db(request, tmp_path) -> str:
+    """A database URL for a live server: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'live.sqlite'}"
+    return request.getfixturevalue("pg_url")

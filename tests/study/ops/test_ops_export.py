@@ -152,3 +152,32 @@ def test_export_view_and_analysis_loader_share_one_column_list(answered_app):
     url = f"sqlite:///{_db_path(app)}"
     frame = validate_responses(read_responses_db(url), url)
     assert len(frame) == sum(p["answered"] for p in done)
+
+
+@pytest.mark.parametrize(
+    "agent", ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "'quoted", "\tTab"]
+)
+def test_formula_leading_text_is_spreadsheet_safe_and_raw_for_analysis(ops_app, tmp_path, agent):
+    from analysis.load import read_responses_csv
+
+    client = ops_app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = agent
+    participate(client, stop_after=2)
+    out = tmp_path / "responses.csv"
+    assert crnkit(["study", "export", "--db", _db_path(ops_app), "--out", str(out)]) == 0
+    cells = [row["user_agent"] for row in _read_csv(out)]
+    # What a spreadsheet opens: the apostrophe makes it text, never a formula.
+    assert cells == ["'" + agent] * 2
+    # What analysis reads, and what the database holds: the raw value.
+    assert list(read_responses_csv(out)["user_agent"]) == [agent] * 2
+    with runtime(ops_app).engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT user_agent FROM responses_export").scalars().all()
+    assert stored == [agent] * 2
+
+
+def test_ordinary_text_and_numbers_are_written_as_they_are(answered_app, tmp_path):
+    app, _ = answered_app
+    out = tmp_path / "responses.csv"
+    assert crnkit(["study", "export", "--db", _db_path(app), "--out", str(out)]) == 0
+    for row in _read_csv(out):
+        assert not any(value.startswith("'") for value in row.values())

@@ -22,10 +22,15 @@ from study.simulate import SimConfig, SimResult, simulate
 PARTICIPANTS, TRIALS = 10, 16
 
 
-def _integrity(db_path, result: SimResult) -> dict:
+def _engine(url: str):
     from study.db import make_engine
+    from study.export import sqlalchemy_url
 
-    engine = make_engine(f"sqlite:///{db_path}")
+    return make_engine(sqlalchemy_url(url))
+
+
+def _integrity(url: str, result: SimResult) -> dict:
+    engine = _engine(url)
     try:
         return integrity_report(engine, "fixture-study", result.acked)
     finally:
@@ -40,9 +45,9 @@ def _assert_all_kept(report: dict, result: SimResult) -> None:
 
 
 def test_sigkill_mid_run_then_restart_keeps_every_acknowledged_answer(
-    study_toml, tmp_path, live_server
+    study_toml, live_db, live_server
 ):
-    db = tmp_path / "crash.sqlite"
+    db = live_db
     server = live_server(study_toml, db, extra=("--workers", "2", "--threads", "4"))
     config = SimConfig(
         participants=PARTICIPANTS, concurrency=PARTICIPANTS, think_ms=40.0, progress=False,
@@ -64,8 +69,8 @@ def test_sigkill_mid_run_then_restart_keeps_every_acknowledged_answer(
     _assert_all_kept(_integrity(db, result), result)
 
 
-def test_clients_dropping_connections_after_sending_lose_nothing(study_toml, tmp_path, live_server):
-    db = tmp_path / "drops.sqlite"
+def test_clients_dropping_connections_after_sending_lose_nothing(study_toml, live_db, live_server):
+    db = live_db
     server = live_server(study_toml, db)
     config = SimConfig(
         participants=PARTICIPANTS, concurrency=5, drop_rate=0.3, progress=False, seed=5
@@ -83,9 +88,9 @@ async def _race(url: str, trial_id: int, headers: dict, bodies: list[dict]) -> l
 
 @pytest.mark.parametrize("same", [True, False])
 def test_simultaneous_answers_to_one_trial_store_exactly_one(
-    study_toml, tmp_path, live_server, same
+    study_toml, live_db, live_server, same
 ):
-    db = tmp_path / "race.sqlite"
+    db = live_db
     server = live_server(study_toml, db, extra=("--workers", "2", "--threads", "8"))
     enrolled = httpx.post(f"{server.url}/api/enrol", json={"params": {}}).json()
     trial = enrolled["state"]["next"]
@@ -94,9 +99,7 @@ def test_simultaneous_answers_to_one_trial_store_exactly_one(
     bodies = [answer_body(trial, choice) for choice in choices]
     responses = asyncio.run(_race(server.url, trial["id"], headers, bodies))
     codes = sorted(r.status_code for r in responses)
-    from study.db import make_engine
-
-    engine = make_engine(f"sqlite:///{db}")
+    engine = _engine(db)
     with engine.connect() as conn:
         rows = conn.execute(
             text("SELECT chosen_method, t.left_method FROM response r JOIN trial t "
@@ -107,7 +110,7 @@ def test_simultaneous_answers_to_one_trial_store_exactly_one(
     stored_side = "left" if rows[0][0] == rows[0][1] else "right"
     for body, response in zip(bodies, responses, strict=True):
         expected = 200 if body["choice"] == stored_side else 409
-        assert response.status_code == expected, codes
+        assert response.status_code == expected, (codes, server.output()[-3000:])
     assert codes.count(200) == (12 if same else 6)
 
 

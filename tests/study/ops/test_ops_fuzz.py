@@ -31,12 +31,23 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+# JSON carries what SQLite and floats cannot: integers of hundreds of digits (math.isfinite
+# overflows) and lone surrogates ("\ud800", which UTF-8 cannot encode).
+huge_integers = st.integers(min_value=10**300, max_value=10**420).map(lambda n: n * (-1) ** (n % 2))
+surrogate_text = st.builds(
+    lambda a, s, b: a + s + b,
+    st.text(max_size=4),
+    st.text(st.characters(categories=["Cs"]), min_size=1, max_size=2),
+    st.text(max_size=4),
+)
 scalars = (
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
+    | huge_integers
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=30)
+    | surrogate_text
     | st.sampled_from(["left", "right", "focus_lost", "unlimited", "<script>", "\x00", "1e999"])
 )
 json_values = st.recursive(
@@ -142,6 +153,35 @@ def _headers(person, auth, ctype) -> dict:
     auth=auth_headers,
     ctype=content_types,
 )
+@example(body={"choice": "left", "response_ms": 10**400}, trial=0, auth="valid", ctype=None)
+@example(
+    body={"choice": "left", "response_ms": 900, "exposure_ms_measured": -(10**400)},
+    trial=0,
+    auth="valid",
+    ctype=None,
+)
+def test_fuzz_answer_to_the_current_trial(fuzz_app, body, trial, auth, ctype):
+    # `trial` is unused here: the body goes to the participant's real, current trial.
+    app, person = fuzz_app
+    current = app.test_client().get("/api/state", headers=person["headers"]).get_json()
+    if current["done"]:
+        return
+    before = snapshot(app)
+    response = app.test_client().post(
+        f"/api/trials/{current['next']['id']}/answer",
+        data=_encode(body),
+        headers=_headers(person, auth, ctype),
+    )
+    check(app, response, before, may_change=True)
+
+
+@FUZZ
+@given(
+    body=st.one_of(answer_like, bodies),
+    trial=st.integers(-5, 2**64) | st.text(max_size=12),
+    auth=auth_headers,
+    ctype=content_types,
+)
 def test_fuzz_answer(fuzz_app, body, trial, auth, ctype):
     app, person = fuzz_app
     before = snapshot(app)
@@ -165,6 +205,8 @@ def test_fuzz_enrol(fuzz_app, body, ctype):
 
 @FUZZ
 @given(body=st.one_of(event_like, bodies), auth=auth_headers, ctype=content_types)
+@example(body={"events": [{"type": "resize", "detail": "ab\ud800cd"}]}, auth="valid", ctype=None)
+@example(body={"events": [{"type": "resize", "trial_id": 10**400}]}, auth="valid", ctype=None)
 def test_fuzz_events(fuzz_app, body, auth, ctype):
     app, person = fuzz_app
     before = snapshot(app)
@@ -211,3 +253,29 @@ def test_fuzz_paths(fuzz_app, path):
         assert response.status_code < 500, (prefix, path)
         response.close()
     assert snapshot(app) == before
+
+
+@pytest.fixture
+def prolific_app(ops_factory):
+    """The fixture study on Prolific, with one participant (PID 'W1') who finished."""
+    app = ops_factory(name="prolific", platform={"kind": "prolific", "completion_code": "C1"})
+    participate(app.test_client(), {"PROLIFIC_PID": "W1"})
+    return app
+
+
+@FUZZ
+@given(pid=st.one_of(st.text(max_size=20), surrogate_text, st.sampled_from(["W1\n", " w1 "])))
+@example(pid="W1\n")
+@example(pid="W1\x00")
+def test_fuzz_prolific_ids(prolific_app, pid):
+    before = snapshot(prolific_app)
+    client = prolific_app.test_client()
+    response = client.post("/api/enrol", json={"params": {"PROLIFIC_PID": pid}})
+    check(prolific_app, response, before, may_change=response.status_code in (200, 201))
+    if pid.strip().upper() == "W1":
+        # The finished worker, however the id is padded or cased, cannot take the study again.
+        assert response.status_code == 409
+    # A URL carries bytes: lone surrogates arrive as their (invalid) UTF-8 bytes.
+    raw = quote(pid.encode("utf-8", "surrogatepass"), safe="")
+    page = client.get(f"/?PROLIFIC_PID={raw}")
+    assert page.status_code < 500

@@ -74,7 +74,8 @@ def test_participant_pages_have_no_inline_script_or_style(ops_factory, kind):
         "mturk": "?workerId=W1&assignmentId=A1&hitId=H1"
         "&turkSubmitTo=https%3A%2F%2Fworkersandbox.mturk.com",
     }[kind]
-    app = ops_factory(name=kind, platform={"kind": kind, "completion_code": "C0DE"})
+    platform = {"kind": kind, "completion_code": "C0DE", "mturk_sandbox": kind == "mturk"}
+    app = ops_factory(name=kind, platform=platform)
     page = app.test_client().get("/" + params)
     assert page.status_code == 200
     assert _inline_problems(page.data.decode()) == []
@@ -135,5 +136,5 @@ def test_worker_ids_never_stored_or_exported_in_clear(tmp_path, image_sets, live
 
 
 def test_secret_key_file_is_private(ops_app):
-    key_file = Path(runtime(ops_app).config.key_file)
+    key_file = runtime(ops_app).key_file
     assert key_file.stat().st_mode & 0o077 == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import signal
+import socket
 
 import httpx
 import pytest
@@ -10,12 +12,17 @@ import pytest
 from crn.cli import main as crnkit
 
 
-def test_serve_prints_urls_and_a_generated_token_that_works(study_toml, tmp_path, live_server):
+def test_serve_prints_urls_and_a_stored_token_that_works(
+    study_toml, tmp_path, live_server, private_secrets_dir
+):
     server = live_server(study_toml, tmp_path / "s.sqlite", extra=("--admin-token", ""))
     out = server.output()
     assert f"participants: {server.url}/" in out and f"admin:        {server.url}/admin/" in out
-    token = re.search(r"admin token:\s+(\S+)\s+\(generated", out).group(1)
+    token = re.search(r"admin token:\s+(\S+)\s+\(kept in (\S+);", out).group(1)
     assert len(token) >= 32
+    token_file = private_secrets_dir / "fixture-study.admin-token"
+    assert f"kept in {token_file}" in out and token_file.stat().st_mode & 0o077 == 0
+    assert f"key file:     {private_secrets_dir / 'study.key'}" in out
     health = httpx.get(f"{server.url}/api/health")
     assert health.headers["Server"].startswith("gunicorn")  # not Flask's development server
     assert health.json() == {"ok": True, "study_id": "fixture-study", "status": "open"}
@@ -27,7 +34,27 @@ def test_serve_prints_urls_and_a_generated_token_that_works(study_toml, tmp_path
     # Proxy headers are not trusted without --trust-proxy.
     spoofed = httpx.get(f"{server.url}/api/health", headers={"X-Forwarded-Proto": "https"})
     assert "Strict-Transport-Security" not in spoofed.headers
-    assert (tmp_path / "study-secret.key").stat().st_mode & 0o077 == 0
+    assert (private_secrets_dir / "study.key").stat().st_mode & 0o077 == 0
+    assert not list(tmp_path.glob("*.key"))  # no secret in the project folder
+    # A restart keeps the token, so bookmarks and scripts go on working.
+    server.kill(signal.SIGTERM)
+    again = live_server(study_toml, tmp_path / "s.sqlite", extra=("--admin-token", ""))
+    assert f"admin token:  {token}  (kept in" in again.output()
+
+
+def test_serve_on_a_busy_port_says_so_and_creates_nothing(study_toml, tmp_path, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        db = tmp_path / "never.sqlite"
+        args = ["study", "serve", str(study_toml), "--db", str(db), "--port", str(port)]
+        assert crnkit(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [
+        f"crnkit study: error: port {port} is in use on 127.0.0.1; pass --port"
+    ]
+    assert not db.exists() and not list(tmp_path.glob("*.key"))
 
 
 def test_serve_with_public_url_prints_platform_snippets_and_trusts_the_proxy(

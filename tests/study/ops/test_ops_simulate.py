@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import secrets
 import subprocess
 import sys
@@ -99,18 +98,14 @@ def test_load_benchmark_runs_small_and_keeps_every_answer():
         assert figures["client_cpu_s"] > 0 and figures["server_cpu_s"] > 0
 
 
-@pytest.mark.skipif(
-    not os.environ.get("CRNKIT_TEST_POSTGRES_URL"),
-    reason="set CRNKIT_TEST_POSTGRES_URL=postgresql://… to run against PostgreSQL",
-)
-def test_small_load_and_export_on_postgresql(image_sets, tmp_path, live_server):
+def test_small_load_and_export_on_postgresql(image_sets, tmp_path, live_server, pg_url):
     from study_helpers import study_document, write_study_toml
 
     from study.db import make_engine
     from study.export import integrity_report, sqlalchemy_url
     from study.simulate import SimConfig, simulate
 
-    url = os.environ["CRNKIT_TEST_POSTGRES_URL"]
+    url = pg_url
     study_id = f"pg-{secrets.token_hex(4)}"
     toml = write_study_toml(tmp_path / "pg.toml", study_document(image_sets, tmp_path, id=study_id))
     server = live_server(toml, url, extra=("--key-file", str(tmp_path / "pg.key")))
