@@ -105,7 +105,7 @@ def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> 
         long, focal, options.table.columns, options.table.exposure, options.table.ci
     )
     rankings, rank_notes = rank_methods(kept, options.bootstrap)
-    curves = fit_exposure_curves(kept, options.bootstrap.level)
+    curves = fit_exposure_curves(kept, options.bootstrap, focal)
     trials = loaded.frame[loaded.frame["kind"] != "practice"]
     notes = (*loaded.notes, *rank_notes, *curves.notes)
     return AnalysisResult(
@@ -161,6 +161,7 @@ def output_names() -> tuple[str, ...]:
         "exposure.png",
         "exposure.svg",
         "exposure_fits.csv",
+        "exposure_residuals.csv",
         "rankings.png",
         "rankings.svg",
         "diagnostics.png",

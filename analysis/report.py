@@ -62,6 +62,7 @@ def write_tables(result: AnalysisResult, out: Path) -> None:
     _csv(result.exclusions.report, out / "exclusions.csv")
     _csv(result.exclusions.participants, out / "excluded_participants.csv")
     _csv(result.curves.fits, out / "exposure_fits.csv")
+    _csv(result.curves.residuals, out / "exposure_residuals.csv")
     for name in DIAGNOSTIC_FILES:
         _csv(result.diagnostics[name], out / f"diagnostics_{name}.csv")
     atomic_write_text(out / "analysis.json", settings_json(result))
@@ -71,7 +72,9 @@ def write_figures(result: AnalysisResult, out: Path) -> dict[str, SavedFigure]:
     """exposure, rankings and diagnostics figures as PNG and SVG."""
     diag = result.diagnostics
     figures = {
-        "exposure": exposure_figure(result.rates, result.curves.bands),
+        "exposure": exposure_figure(
+            result.rates, result.curves, result.focal, result.options.bootstrap.level
+        ),
         "rankings": rankings_figure(result.rankings),
         "diagnostics": diagnostics_figure(
             diag["position"], diag["participants"], diag["devices"], diag["timing"]
@@ -142,6 +145,7 @@ def render_html(result: AnalysisResult, figures: dict[str, SavedFigure]) -> str:
         "rankings": _html_table(result.rankings),
         "exclusions": _html_table(result.exclusions.report),
         "fits": _html_table(result.curves.fits),
+        "residuals": _html_table(result.curves.residuals),
         "position": _html_table(diag["position"]),
         "timing": _html_table(diag["timing"]),
         "device_summary": _html_table(diag["device_summary"]),
@@ -156,7 +160,13 @@ def render_html(result: AnalysisResult, figures: dict[str, SavedFigure]) -> str:
         settings=settings_record(result),
         ci_name=CI_NAMES[result.options.table.ci],
         level=round(100 * result.options.bootstrap.level),
+        point_ci=point_interval_name(result.rates),
     )
+
+
+def point_interval_name(rates: pd.DataFrame) -> str:
+    """Name of the interval `plots.headline_interval` draws on the exposure figure's points."""
+    return "headline (crossed)" if {"lo", "hi"} <= set(rates.columns) else "Wilson"
 
 
 def _strip_xml_header(svg: str) -> str:
