@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast test-browser lint format browser-deps clean
+.PHONY: install demo test test-fast test-browser lint format browser-deps latex-deps clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,9 @@ demo: $(STAMP)
 browser-deps:
 	bash scripts/ensure-chromium.sh
 
+latex-deps:
+	bash scripts/ensure-latex.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -30,7 +33,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) latex-deps
 	$(BIN)/pytest -m "not browser"
 
 test-browser: $(STAMP) browser-deps

@@ -4,38 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
-from analysis.schema import CELL_KEYS, PARTICIPANT_KEYS, UNLIMITED, exposure_order
-
-
-def _wilson(k: int, n: int) -> tuple[float, float, float]:
-    test = binomtest(int(k), int(n), p=0.5)
-    ci = test.proportion_ci(method="wilson")
-    return float(ci.low), float(ci.high), float(test.pvalue)
-
-
-def _with_wilson(frame: pd.DataFrame, k: str, n: str, prefix: str) -> pd.DataFrame:
-    stats = [_wilson(a, b) for a, b in zip(frame[k], frame[n], strict=True)]
-    frame[[f"{prefix}_lo", f"{prefix}_hi", "p_value"]] = pd.DataFrame(stats, index=frame.index)
-    return frame
+from analysis.schema import CELL_KEYS, IMAGE_KEYS, PARTICIPANT_KEYS, UNLIMITED, exposure_order
+from crnkit_common.proportions import crossed_rates, independent_intervals
 
 
 def position_bias(judgments: pd.DataFrame) -> pd.DataFrame:
-    """How often the left image was chosen, per comparison and overall, tested against 50 %."""
-    per = judgments.groupby(["dataset", "comparison"], sort=True)["chose_left"].agg(["size", "sum"])
-    per = per.reset_index()
-    total = pd.DataFrame(
-        {
-            "dataset": ["all"],
-            "comparison": ["all"],
-            "size": [len(judgments)],
-            "sum": [int(judgments["chose_left"].sum())],
-        }
+    """How often the left image was chosen, per comparison and overall, tested against 50 %.
+
+    The interval and test are the crossed participant x image ones of the headline rates: a
+    person's habit of pressing one side is exactly the clustering they allow for.
+    """
+    frame = judgments.assign(_all="all")
+    per = crossed_rates(
+        frame, ["dataset", "comparison"], "chose_left", PARTICIPANT_KEYS, IMAGE_KEYS
     )
-    table = pd.concat([per, total], ignore_index=True).rename(columns={"size": "n", "sum": "left"})
-    table["left_rate"] = table["left"] / table["n"]
-    return _with_wilson(table, "left", "n", "left")
+    total = crossed_rates(frame, ["_all"], "chose_left", PARTICIPANT_KEYS, IMAGE_KEYS)
+    total = total.rename(columns={"_all": "dataset"}).assign(comparison="all")
+    table = pd.concat([per, total], ignore_index=True)
+    table = table.rename(columns={"rate": "left_rate", "lo": "left_lo", "hi": "left_hi"})
+    table["left"] = (table["left_rate"] * table["n"]).round().astype(int)
+    columns = ["dataset", "comparison", "n", "left", "left_rate", "left_lo", "left_hi", "p_value"]
+    return table[columns]
 
 
 def image_preference(judgments: pd.DataFrame) -> pd.DataFrame:
@@ -44,7 +34,9 @@ def image_preference(judgments: pd.DataFrame) -> pd.DataFrame:
     table = judgments.groupby(keys, sort=True)["chose_a"].agg(["size", "sum"]).reset_index()
     table = table.rename(columns={"size": "n", "sum": "k"})
     table["rate"] = table["k"] / table["n"]
-    table = _with_wilson(table, "k", "n", "wilson")
+    # One image's judgments come from different people, mostly one each: Wilson fits here.
+    wilson = independent_intervals(table["k"].to_numpy(), table["n"].to_numpy(), test=False)
+    table["wilson_lo"], table["wilson_hi"] = wilson["wilson_lo"], wilson["wilson_hi"]
     table["fails"] = table["wilson_hi"] < 0.5
     return table.sort_values(["dataset", "comparison", "rate"], kind="stable").reset_index(
         drop=True

@@ -37,6 +37,28 @@ class StudyMeta:
         """Names of the image sets the study declares (the methods responses may name)."""
         return frozenset(self.imagesets)
 
+    @property
+    def real_set(self) -> str | None:
+        """The set of real photos catch trials use: the spec's [catch] real, else kind real."""
+        catch = self.spec.get("catch")
+        if isinstance(catch, dict) and isinstance(catch.get("real"), str):
+            return catch["real"]
+        real = sorted(n for n, s in self.imagesets.items() if s.get("kind") == "real")
+        return real[0] if len(real) == 1 else None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Display names of the sets from the spec's `[sets.<name>] label` (may be empty)."""
+        labels = self.spec.get("labels")
+        return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """Row order of the paper table from the spec's `[report] order` (may be empty)."""
+        report = self.spec.get("report")
+        order = report.get("order") if isinstance(report, dict) else None
+        return tuple(map(str, order)) if isinstance(order, list) else ()
+
 
 @dataclass(frozen=True)
 class LoadedResponses:
@@ -49,7 +71,7 @@ class LoadedResponses:
 
 
 def read_study_json(path: str | Path) -> StudyMeta:
-    """Parse and check a study.json file (contract 5)."""
+    """Parse and check a study.json file (contract 5, docs/contracts.md)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -168,7 +190,8 @@ def load_responses(
     _check_no_duplicates(frame)
     studies = _studies_beside([Path(p) for p in paths])
     studies.update({m.study_id: m for m in map(read_study_json, study_json)})
-    studies = {sid: m for sid, m in studies.items() if sid in set(frame["study_id"])}
+    present = set(frame["study_id"].unique())
+    studies = {sid: m for sid, m in studies.items() if sid in present}
     notes = _check_against_studies(frame, studies)
     return LoadedResponses(frame=frame, sources=tuple(sources), studies=studies, notes=notes)
 
@@ -195,14 +218,25 @@ def _check_against_studies(frame: pd.DataFrame, studies: dict[str, StudyMeta]) -
                 "and method names were not checked against the study's image sets"
             )
             continue
-        used = set(rows["method_a"]) | set(rows["method_b"])
+        used = set(rows["method_a"].unique()) | set(rows["method_b"].unique())
         unknown = sorted(used - meta.methods)
         if unknown:
             raise AnalysisInputError(
                 f"study {sid!r}: methods {', '.join(map(repr, unknown))} are not image sets of "
                 f"{meta.path} (expected one of {', '.join(sorted(meta.methods))})"
             )
+        _check_catch_real(rows, meta)
     return tuple(notes)
+
+
+def _check_catch_real(rows: pd.DataFrame, meta: StudyMeta) -> None:
+    """Catch rows must show the study's own real set (whatever it is called) as method_a."""
+    named = set(rows.loc[rows["kind"] == "catch", "method_a"].unique())
+    if meta.real_set is not None and named - {meta.real_set}:
+        raise AnalysisInputError(
+            f"study {meta.study_id!r}: catch rows have method_a {sorted(named)[0]!r}, but "
+            f"{meta.path} names {meta.real_set!r} as the real set ([catch] real)"
+        )
 
 
 __all__ = [

@@ -19,11 +19,16 @@ from analysis.diagnostics import (
     position_bias,
     timing_summary,
 )
+from analysis.errors import AnalysisInputError
 from analysis.exclusions import ExclusionConfig, ExclusionResult, apply_exclusions, exclusion_config
 from analysis.load import LoadedResponses, load_responses
 from analysis.ranking import rank_methods
-from analysis.rates import rate_table
-from analysis.tables import PaperTable, default_focal, focal_rates, paper_table
+from analysis.rates import family_statement, rate_table
+from analysis.tables import PaperTable, Presentation, default_focal, focal_rates, paper_table
+
+# The coverage benchmark's grid starts at these sizes; below them the report warns.
+FEW_PARTICIPANTS = 10
+FEW_IMAGES = 20
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,8 @@ class TableOptions:
     focal: str | None = None
     columns: str = "auto"
     exposure: str | None = None
-    ci: str = "wilson"
+    ci: str = "crossed"
+    show_n: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class AnalysisOptions:
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
     table: TableOptions = field(default_factory=TableOptions)
     correction: str = "holm"
+    family: str = "dataset-exposure"
     alpha: float = 0.05
 
 
@@ -67,6 +74,7 @@ class AnalysisResult:
     curves: ExposureCurves
     diagnostics: dict[str, pd.DataFrame]
     notes: tuple[str, ...]
+    multiplicity: str = ""
 
 
 def _configs(loaded: LoadedResponses, overrides: Mapping[str, Any]) -> dict[str, ExclusionConfig]:
@@ -90,6 +98,48 @@ def _diagnostics(trials: pd.DataFrame, kept: pd.DataFrame) -> dict[str, pd.DataF
     }
 
 
+def nothing_left(excluded: ExclusionResult) -> str:
+    """Why no test judgment is left: which rules removed how many."""
+    report = excluded.report
+    removed = report[report["judgments_removed"] > 0]
+    if removed.empty:
+        return "no test judgments to analyse (the input has only practice or catch trials)"
+    parts = [
+        f"{r.rule} ({r.setting}) removed {r.judgments_removed}"
+        for r in removed.groupby(["rule", "setting"], sort=False)["judgments_removed"]
+        .sum()
+        .reset_index()
+        .itertuples(index=False)
+    ]
+    return "every test judgment was excluded: " + "; ".join(parts) + " (see the exclusion options)"
+
+
+def presentation(loaded: LoadedResponses, table: TableOptions) -> Presentation:
+    """Display names and row order from the studies' specs, plus whether cells show n."""
+    labels: dict[str, str] = {}
+    order: list[str] = []
+    for meta in loaded.studies.values():
+        labels |= meta.labels
+        order += [m for m in meta.order if m not in order]
+    return Presentation(labels=labels, order=tuple(order), show_n=table.show_n)
+
+
+def estimability_notes(rates: pd.DataFrame) -> list[str]:
+    """Words for cells too small for the headline method (or for any interval at all)."""
+    notes = []
+    for row in rates.itertuples(index=False):
+        cell = f"{row.dataset} / {row.comparison} / {row.exposure}"
+        if row.note:
+            notes.append(f"{cell}: {row.note}")
+        elif row.n_participants < FEW_PARTICIPANTS or row.n_images < FEW_IMAGES:
+            notes.append(
+                f"{cell}: only {row.n_participants} participants and {row.n_images} images; "
+                f"the interval was checked by simulation from {FEW_PARTICIPANTS} participants "
+                f"and {FEW_IMAGES} images up, so treat it as approximate"
+            )
+    return notes
+
+
 def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> AnalysisResult:
     """Load (unless given), exclude, estimate, rank, fit curves and tabulate."""
     if loaded is None:
@@ -97,17 +147,19 @@ def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> 
     configs = _configs(loaded, options.exclusion_overrides)
     excluded = apply_exclusions(loaded.frame, configs)
     kept = excluded.kept
-    rates = rate_table(kept, options.bootstrap.level, options.correction, options.alpha)
+    if kept.empty:
+        raise AnalysisInputError(nothing_left(excluded))
+    level, table_opts = options.bootstrap.level, options.table
+    rates = rate_table(kept, level, options.correction, options.alpha, options.family)
     rates = pd.concat([rates, bootstrap_intervals(kept, rates, options.bootstrap)], axis=1)
-    focal = options.table.focal or default_focal(rates)
-    long = focal_rates(rates, focal, options.table.ci)
-    table = paper_table(
-        long, focal, options.table.columns, options.table.exposure, options.table.ci
-    )
+    focal = table_opts.focal or default_focal(rates)
+    long = focal_rates(rates, focal, table_opts.ci)
+    shown = presentation(loaded, table_opts)
+    table = paper_table(long, focal, table_opts.columns, table_opts.exposure, table_opts.ci, shown)
     rankings, rank_notes = rank_methods(kept, options.bootstrap)
     curves = fit_exposure_curves(kept, options.bootstrap, focal)
     trials = loaded.frame[loaded.frame["kind"] != "practice"]
-    notes = (*loaded.notes, *rank_notes, *curves.notes)
+    notes = (*loaded.notes, *estimability_notes(rates), *rank_notes, *curves.notes)
     return AnalysisResult(
         options=options,
         loaded=loaded,
@@ -121,6 +173,7 @@ def analyse(options: AnalysisOptions, loaded: LoadedResponses | None = None) -> 
         curves=curves,
         diagnostics=_diagnostics(trials, kept),
         notes=notes,
+        multiplicity=family_statement(rates, options.correction, options.alpha, options.family),
     )
 
 
@@ -136,6 +189,8 @@ def settings_record(result: AnalysisResult) -> dict[str, Any]:
         "exclusions": {sid: asdict(cfg) for sid, cfg in result.configs.items()},
         "bootstrap": asdict(opts.bootstrap),
         "correction": opts.correction,
+        "family": opts.family,
+        "multiplicity": result.multiplicity,
         "alpha": opts.alpha,
         "table": asdict(opts.table) | {"focal": result.focal},
         "notes": list(result.notes),

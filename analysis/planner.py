@@ -3,10 +3,14 @@
 - Precision: judgments for a target confidence-interval half-width at an expected rate
   (statsmodels `samplesize_confint_proportion`, normal approximation), with the Wilson
   half-width that many judgments would actually give.
-- Power: judgments to detect a rate different from 50 % with a two-sided test (statsmodels
-  `NormalIndPower` on Cohen's h, one-sample), checked against the exact binomial test's power.
-- Clustering: judgments by the same participant are correlated; the design effect
+- Power: the fewest judgments at which the two-sided exact binomial test of 50 % reaches the
+  target power (its power is computed exactly from the binomial distribution; it saw-tooths in
+  n, so the first n that reaches the target is reported). The normal approximation
+  (statsmodels `NormalIndPower` on Cohen's h) is the starting point and is shown beside it.
+- Clustering, quickly: judgments by the same participant are correlated; the design effect
   1 + (m - 1) * ICC (Kish 1965) inflates n, for m judgments per participant in the cell.
+- Clustering, properly: `analysis.pilot` simulates the crossed design from a pilot's variance
+  components and the headline crossed test (`crnkit analyze plan --pilot`).
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from scipy.stats import binom, binomtest
+from scipy.stats import binom
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize, samplesize_confint_proportion
 
 from analysis.errors import AnalysisInputError
+from crnkit_common.proportions import independent_intervals
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,8 @@ def _check_rate(rate: float) -> None:
 
 def wilson_half_width(rate: float, n: int, level: float = 0.95) -> float:
     """Half the width of the Wilson interval for round(rate * n) successes out of n."""
-    ci = binomtest(round(rate * n), n).proportion_ci(confidence_level=level, method="wilson")
-    return (ci.high - ci.low) / 2
+    ci = independent_intervals(round(rate * n), n, level)
+    return (ci["wilson_hi"] - ci["wilson_lo"]) / 2
 
 
 def plan_half_width(rate: float, half_width: float, level: float = 0.95, deff: float = 1.0) -> Plan:
@@ -93,12 +98,24 @@ def plan_power(rate: float, power: float = 0.8, alpha: float = 0.05, deff: float
     raw = NormalIndPower().solve_power(
         effect_size=effect, nobs1=None, alpha=alpha, power=power, ratio=0.0
     )
-    n0 = math.ceil(float(raw))
+    approx = math.ceil(float(raw))
+    n0 = exact_sample_size(rate, power, alpha, start=max(1, approx // 2))
     n = math.ceil(n0 * deff)
     detail = {
         "power": power,
         "alpha": alpha,
         "cohens_h": float(effect),
+        "normal_approximation": approx,
         "exact_power_at_n": exact_power(n0, rate, alpha),
     }
     return Plan("power", rate, n, n0, deff, detail)
+
+
+def exact_sample_size(rate: float, power: float, alpha: float, start: int = 1) -> int:
+    """Fewest judgments (from `start` up) at which the exact test reaches `power`."""
+    n = start
+    while exact_power(n, rate, alpha) < power:
+        n += 1
+        if n > 10_000_000:
+            raise AnalysisInputError("more than 10 million judgments needed; check the rate")
+    return n

@@ -52,10 +52,8 @@ def save_figure(fig: Figure, out_dir: Path, stem: str) -> SavedFigure:
 
 
 def headline_interval(rates: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """The interval drawn on rate points: the headline `lo`/`hi` columns, Wilson if absent."""
-    if {"lo", "hi"} <= set(rates.columns):
-        return rates["lo"], rates["hi"]
-    return rates["wilson_lo"], rates["wilson_hi"]
+    """The interval drawn on rate points: the rate table's headline (crossed) `lo`/`hi`."""
+    return rates["lo"], rates["hi"]
 
 
 def oriented_points(rates: pd.DataFrame, focal: str | None) -> pd.DataFrame:
@@ -120,7 +118,8 @@ def _draw_series(ax: Axes, pts: pd.DataFrame, band: pd.DataFrame, colour: str) -
     if not band.empty:
         ax.fill_between(band["exposure_ms"], band["lo"], band["hi"], color=colour, alpha=0.18)
         ax.plot(band["exposure_ms"], band["fit"], color=colour, lw=1.6)
-    err = np.vstack([pts["rate"] - pts["lo"], pts["hi"] - pts["rate"]])
+    # A cell without an interval (one participant or image) gets its point but no bar.
+    err = np.nan_to_num(np.vstack([pts["rate"] - pts["lo"], pts["hi"] - pts["rate"]]))
     ax.errorbar(pts["x"], pts["rate"], yerr=err, fmt="none", ecolor=colour, capsize=2, lw=1)
     timed = pts["exposure"] != UNLIMITED
     ax.scatter(pts.loc[timed, "x"], pts.loc[timed, "rate"], color=colour, s=26, marker="o")

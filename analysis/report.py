@@ -92,6 +92,18 @@ def _html_table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, na_rep="–", float_format=_number, border=0, classes="data")
 
 
+def _paper_html(table) -> str:
+    """The paper table as HTML whose cells break between the rate and its interval, not inside."""
+    from markupsafe import escape
+
+    frame = table_frame(table).map(lambda v: str(escape(v)))
+    frame = frame.map(
+        lambda v: v.replace(" [", ' <span class="ci">[', 1) + "</span>" if " [" in v else v
+    )
+    frame.columns = [str(escape(c)) for c in frame.columns]
+    return frame.to_html(index=False, border=0, classes="paper", escape=False)
+
+
 def _studies(result: AnalysisResult) -> list[dict[str, Any]]:
     studies = []
     for sid in sorted(result.loaded.frame["study_id"].unique()):
@@ -140,7 +152,7 @@ def render_html(result: AnalysisResult, figures: dict[str, SavedFigure]) -> str:
     diag = result.diagnostics
     worst = diag["images"][diag["images"]["fails"]].head(30)
     html = {
-        "table": table_frame(result.table).to_html(index=False, border=0, classes="paper"),
+        "table": _paper_html(result.table),
         "rates": _html_table(result.rates.drop(columns=["significant"])),
         "rankings": _html_table(result.rankings),
         "exclusions": _html_table(result.exclusions.report),
@@ -160,13 +172,7 @@ def render_html(result: AnalysisResult, figures: dict[str, SavedFigure]) -> str:
         settings=settings_record(result),
         ci_name=CI_NAMES[result.options.table.ci],
         level=round(100 * result.options.bootstrap.level),
-        point_ci=point_interval_name(result.rates),
     )
-
-
-def point_interval_name(rates: pd.DataFrame) -> str:
-    """Name of the interval `plots.headline_interval` draws on the exposure figure's points."""
-    return "headline (crossed)" if {"lo", "hi"} <= set(rates.columns) else "Wilson"
 
 
 def _strip_xml_header(svg: str) -> str:

@@ -1,44 +1,24 @@
-"""The response export contract (DESIGN.md, contract 5): column names, kinds and cell keys."""
+"""The response export contract as analysis sees it: columns, kinds, cell and cluster keys.
+
+The columns themselves are defined once, in `crnkit_common.responses` (docs/contracts.md),
+which the study database's export view uses too.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
 
-# Contract 5 columns, in the order the export writes them.
-COLUMNS: tuple[str, ...] = (
-    "study_id",
-    "dataset",
-    "participant_id",
-    "platform",
-    "trial_index",
-    "kind",
-    "comparison",
-    "image_id",
-    "method_a",
-    "method_b",
-    "left_method",
-    "right_method",
-    "chosen_method",
-    "exposure",
-    "exposure_ms_target",
-    "exposure_ms_measured",
-    "timing_ok",
-    "frame_ms",
-    "dpr",
-    "response_ms",
-    "shown_at",
-    "answered_at",
-    "window_w",
-    "window_h",
-    "focus_lost",
-    "user_agent",
-)
+from crnkit_common.responses import CATCH_COMPARISON, COLUMNS, KINDS, UNLIMITED
 
-KINDS: tuple[str, ...] = ("test", "practice", "catch")
-UNLIMITED = "unlimited"
-CATCH_COMPARISON = "catch"
-REAL_METHOD = "real"
+__all__ = ["CATCH_COMPARISON", "COLUMNS", "KINDS", "UNLIMITED"]
+
+# The one timing rule of the exclusions, quoted verbatim by `--help` and docs/analysis.md.
+TIMING_RULE = (
+    "a trial fails timing when the browser flagged it (timing_ok = 0, at any exposure, "
+    "unlimited included), or, with a tolerance T, when a timed trial's |measured - target| "
+    "exceeds T ms or was not measured"
+)
 
 # A cell of the results table: one comparison at one exposure within one data set.
 CELL_KEYS: list[str] = ["dataset", "comparison", "exposure"]

@@ -1,4 +1,4 @@
-"""Simulated study responses in the contract-5 layout, for tests, benchmarks and demos.
+"""Simulated study responses in the contract-5 layout (docs/contracts.md), for tests and demos.
 
 Judgments follow a logistic model: logit P(choose method_a) = scale(exposure) * logit(rate)
 + participant effect + image effect + left-side bias, with normal random effects, so that
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-from analysis.schema import CATCH_COMPARISON, COLUMNS, REAL_METHOD, UNLIMITED
+from analysis.schema import CATCH_COMPARISON, COLUMNS, UNLIMITED
 
 DEFAULT_COMPARISONS: dict[str, tuple[str, str, float]] = {
     "crn_vs_pix2pix": ("crn", "pix2pix", 0.90),
@@ -58,6 +58,7 @@ class SimulationSpec:
     timing_fail_share: float = 0.03
     focus_lost_share: float = 0.02
     catch_set: str = "catch_blur"
+    real_set: str = "real"
     seed: int = 0
 
 
@@ -93,7 +94,7 @@ def _assign_cells(plan: pd.DataFrame, spec: SimulationSpec, rng: np.random.Gener
     plan["exposure"] = exposure
     table = spec.comparisons
     plan["method_a"] = [
-        REAL_METHOD if c else table[k][0] for c, k in zip(catch, comparison, strict=True)
+        spec.real_set if c else table[k][0] for c, k in zip(catch, comparison, strict=True)
     ]
     plan["method_b"] = [
         spec.catch_set if c else table[k][1] for c, k in zip(catch, comparison, strict=True)
@@ -177,8 +178,8 @@ def as_csv_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 def study_json_for(spec: SimulationSpec, **exclusions: object) -> dict[str, object]:
     """A study.json document matching `simulate_responses(spec)` (contract 5)."""
-    methods = {m for a, b, _ in spec.comparisons.values() for m in (a, b)} | {REAL_METHOD}
-    imagesets = {m: {"kind": "real" if m == REAL_METHOD else "generated"} for m in methods}
+    methods = {m for a, b, _ in spec.comparisons.values() for m in (a, b)} | {spec.real_set}
+    imagesets = {m: {"kind": "real" if m == spec.real_set else "generated"} for m in methods}
     imagesets[spec.catch_set] = {"kind": "catch"}
     comparisons = [
         {"id": k, "a": a, "b": b, "exposures": list(spec.exposures)}
@@ -188,7 +189,11 @@ def study_json_for(spec: SimulationSpec, **exclusions: object) -> dict[str, obje
         "study_id": spec.study_id,
         "title": f"Simulated study {spec.study_id}",
         "dataset": spec.dataset,
-        "spec": {"id": spec.study_id, "comparisons": comparisons},
+        "spec": {
+            "id": spec.study_id,
+            "comparisons": comparisons,
+            "catch": {"real": spec.real_set, "bad": spec.catch_set},
+        },
         "spec_sha256": "0" * 64,
         "imagesets": imagesets,
         "exclusions": dict(exclusions),

@@ -1,4 +1,4 @@
-"""Check raw (all-text) response rows against contract 5 and convert them to typed columns."""
+"""Check raw (all-text) response rows against contract 5 (docs/contracts.md) and type them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisInputError
-from analysis.schema import CATCH_COMPARISON, COLUMNS, KINDS, REAL_METHOD, UNLIMITED
+from analysis.schema import CATCH_COMPARISON, COLUMNS, KINDS, UNLIMITED
 
 REQUIRED_TEXT = (
     "study_id",
@@ -49,8 +49,8 @@ def _check_columns(raw: pd.DataFrame, source: str) -> None:
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise AnalysisInputError(
-            f"{source}: missing column(s) {', '.join(missing)} (contract 5 expects "
-            f"{', '.join(COLUMNS)})"
+            f"{source}: missing column(s) {', '.join(missing)} (contract 5 in docs/contracts.md "
+            f"expects {', '.join(COLUMNS)})"
         )
     if raw.empty:
         raise AnalysisInputError(f"{source} has a header but no responses")
@@ -120,7 +120,14 @@ def _check_methods(out: pd.DataFrame, raw: pd.DataFrame, source: str) -> None:
     catch = out["kind"] == "catch"
     is_catch_cmp = out["comparison"] == CATCH_COMPARISON
     _fail(source, raw, catch != is_catch_cmp, "catch rows (and only they) have comparison 'catch'")
-    _fail(source, raw, catch & (a != REAL_METHOD), "catch rows must have method_a 'real'")
+    # The real set's name comes from study.json ([catch] real); load.py checks it there.
+    for study, real in out[catch].groupby("study_id")["method_a"].unique().items():
+        if len(real) > 1:
+            names = ", ".join(map(repr, sorted(real)))
+            raise AnalysisInputError(
+                f"{source}: catch rows of study {study!r} name several real sets ({names}); "
+                "expected one (the spec's [catch] real)"
+            )
     pairs = out[~catch].groupby(["dataset", "comparison"])[["method_a", "method_b"]].nunique()
     clash = pairs[(pairs > 1).any(axis=1)]
     if not clash.empty:

@@ -1,4 +1,7 @@
-"""The CRN paper's encoder-decoder baseline: a U-Net without skips, trained with CRN's loss."""
+"""The CRN paper's encoder-decoder baseline: pix2pix's encoder-decoder trained with CRN's loss.
+
+Without skips by default (every path crosses the bottleneck); `skips=True` keeps the U-Net's.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ class EncDecArgs:
     norm: str = "batch"
     k: int = 1
     lr: float = 1e-4
+    skips: bool = False
 
     def __post_init__(self) -> None:
         options.check_choice("norm", self.norm, NORMS)
@@ -35,8 +39,8 @@ class EncDecArgs:
 class EncDecModel(PerceptualBaseline):
     """4×4 stride-2 convs down to a 1-pixel-high bottleneck and transposed convs back up.
 
-    Every path from the label to the image crosses the bottleneck (no skip connections);
-    the Tanh output is mapped to [0,1] for the VGG loss.
+    Every path from the label to the image crosses the bottleneck unless `skips` keeps the
+    U-Net's skip connections; the Tanh output is mapped to [0,1] for the VGG loss.
     """
 
     name = "encdec"
@@ -52,7 +56,7 @@ class EncDecModel(PerceptualBaseline):
             n_down,
             args.norm,
             dropout=0.0,
-            skips=False,
+            skips=args.skips,
         )
         self.per_image_generation = args.norm == "batch"
 
@@ -67,6 +71,12 @@ class EncDecModel(PerceptualBaseline):
         group = parser.add_argument_group("encdec")
         options.add_width(group, "first layer 64 × WIDTH channels, up to 512 × WIDTH")
         group.add_argument("--norm", choices=NORMS, default="batch", help="default: batch")
+        group.add_argument(
+            "--skips",
+            action="store_true",
+            help="keep the U-Net's skip connections (default: none, every path crosses the "
+            "bottleneck); see docs/baselines.md",
+        )
         add_common_arguments(group)
         perceptual_arguments(parser)
 
@@ -83,4 +93,5 @@ class EncDecModel(PerceptualBaseline):
             norm=ns.norm,
             k=ns.k,
             lr=ns.lr,
+            skips=ns.skips,
         )

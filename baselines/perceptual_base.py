@@ -62,23 +62,24 @@ class PerceptualBaseline(GeneratorModel):
         """Load the frozen VGG-19 of the loss."""
         self.perceptual.load_vgg()
 
-    def needs_calibration(self) -> bool:
-        """True while automatic layer weights are still to be computed."""
-        return self.perceptual.needs_calibration()
+    def calibration_due(self, step: int) -> bool:
+        """True when the layer weights are to be computed after `step` steps."""
+        return self.perceptual.calibration_due(step)
 
     @torch.no_grad()
-    def calibrate(self, batches: Iterable[Batch]) -> dict[str, Any]:
-        """Set automatic layer weights from the untrained generator's outputs."""
-        triples = [(self.raw_images(b["label"]), b["photo"], b["label"]) for b in batches]
-        return self.perceptual.calibrate(triples)
+    def calibrate(self, batches: Iterable[Batch], step: int) -> dict[str, Any]:
+        """Set the layer weights from the generator's outputs after `step` steps."""
+        triples = ((self.raw_images(b["label"]), b["photo"], b["label"]) for b in batches)
+        final = step == self.args.perceptual.calibrate_at
+        return {"layer_weights": self.perceptual.calibrate(triples, final), "final": final}
 
     def checkpoint_exclude(self) -> tuple[str, ...]:
         """The frozen VGG is loaded from its file, not stored."""
         return ("perceptual.vgg.",)
 
     def metadata(self) -> dict[str, Any]:
-        """Which VGG weights and preprocessing trained the model."""
-        return losses.metadata_of(self.args.perceptual)
+        """Which VGG weights and preprocessing trained the model, and the layer weights."""
+        return {**losses.metadata_of(self.args.perceptual), **self.perceptual.metadata()}
 
 
 def add_common_arguments(group: Any) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,19 +63,35 @@ class Pix2PixModel(GeneratorModel):
         self.discriminator = PatchDiscriminator(in_ch + 3, args.ndf, args.d_layers, args.norm)
         self.gan_loss = GANLoss(args.gan_mode)
         self._pending: tuple[int, torch.Tensor, torch.Tensor] | None = None
+        # Isola et al. generate "in exactly the same manner as during the training phase":
+        # dropout stays on as the generator's noise (their test script skips eval()).
+        self._test_dropout = args.dropout > 0
 
     @property
     def num_outputs(self) -> int:
         """pix2pix gives one image per label map."""
         return 1
 
+    def generation_dropout(self) -> bool | None:
+        """Whether generation keeps dropout on (default: on, as the reference)."""
+        return self._test_dropout if self.args.dropout > 0 else None
+
+    def set_generation_dropout(self, enabled: bool) -> None:
+        """Keep dropout on (the reference's default) or off when generating."""
+        if enabled and self.args.dropout <= 0:
+            super().set_generation_dropout(enabled)
+        self._test_dropout = enabled
+
     def generate(self, label: torch.Tensor) -> torch.Tensor:
-        """Images [B,1,3,H,W] in [0,1]; each image on its own, as batch norm sees one image."""
+        """Images [B,1,3,H,W] in [0,1], each image on its own (batch norm and dropout masks
+        then see one image, so an output does not depend on its batch neighbours)."""
         x = self.label_input(label)
-        if self.args.norm == "batch" and x.shape[0] > 1:
-            out = torch.cat([self.generator(x[i : i + 1]) for i in range(x.shape[0])])
-        else:
-            out = self.generator(x)
+        per_image = x.shape[0] > 1 and (self.args.norm == "batch" or self._test_dropout)
+        with dropout_active(self.generator, self._test_dropout):
+            if per_image:
+                out = torch.cat([self.generator(x[i : i + 1]) for i in range(x.shape[0])])
+            else:
+                out = self.generator(x)
         return out.add(1.0).mul_(0.5).clamp_(0.0, 1.0).unsqueeze(1)
 
     def phases(self) -> list[Phase]:
@@ -166,3 +184,17 @@ class Pix2PixModel(GeneratorModel):
             beta1=ns.beta1,
             decay_start=ns.decay_start,
         )
+
+
+@contextlib.contextmanager
+def dropout_active(module: nn.Module, active: bool) -> Iterator[None]:
+    """Put `module`'s dropout layers in training mode inside the block when `active`."""
+    layers = [m for m in module.modules() if isinstance(m, nn.Dropout)] if active else []
+    modes = [m.training for m in layers]
+    for layer in layers:
+        layer.train(True)
+    try:
+        yield
+    finally:
+        for layer, mode in zip(layers, modes, strict=True):
+            layer.train(mode)

@@ -32,9 +32,9 @@ from baselines.pix2pix import Pix2PixArgs, Pix2PixModel
 from crn.engine.trainer import make_optimizer
 from crn.losses import PerceptualArgs
 
-VGG = PerceptualArgs("random", layer_weights="authors")
+VGG = PerceptualArgs("random", layer_weights="authors-256p")
 QUICK = 0.25  # the --width of a minutes-long CPU run
-# name: (model, (H, W), label input, width multiplier, reference s/step from TARGETS.md)
+# name: (model, (H, W), label input, width multiplier, the reference s/step it is held to)
 CONFIGS = {
     **{
         f"{m}-128x256{suffix}": (m, (128, 256), "onehot", width, None)

@@ -1,10 +1,10 @@
 """Coverage and false-positive rate of the headline interval, by simulation with known truth.
 
-Each simulated study is one comparison cell: P participants each judge m_p images drawn without
-replacement from I images (with replacement when m_p > I), with
-logit P(choose a) = mu + u_participant + v_image, u ~ N(0, s_p^2), v ~ N(0, s_i^2). mu is set so
-that the population rate E[expit(mu + u + v)], the quantity the table reports, equals the true
-rate. In unbalanced designs m_p is uniform on [6, 54] (mean 30); in balanced ones m_p = 30.
+Each simulated study is one comparison cell (`analysis.pilot.simulate_crossed`): P participants
+each judge m_p images drawn without replacement from I images (with replacement when m_p > I),
+with logit P(choose a) = mu + u_participant + v_image, u ~ N(0, s_p^2), v ~ N(0, s_i^2). mu is
+set so that the population rate E[expit(mu + u + v)], the quantity the table reports, equals the
+true rate. In unbalanced designs m_p is uniform on [6, 54] (mean 30); in balanced ones m_p = 30.
 
 For every scenario it prints coverage of the 95 % interval, its mean width, and (where the
 true rate is 50 %) the share of studies whose test rejected at 5 %: for the headline crossed
@@ -24,13 +24,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import optimize, stats
-from scipy.special import expit
 
-from analysis.crossed import crossed_proportion
-
-NODES, WEIGHTS = np.polynomial.hermite_e.hermegauss(80)
-WEIGHTS = WEIGHTS / WEIGHTS.sum()
+from analysis.pilot import CrossedModel, intercept_for, simulate_crossed
+from crnkit_common.proportions import crossed_proportion, independent_intervals
 
 
 @dataclass(frozen=True)
@@ -45,44 +41,32 @@ class Scenario:
     balanced: bool = False
 
 
-def intercept_for(rate: float, sd: float) -> float:
-    """mu such that E[expit(mu + Z)] = rate for Z ~ N(0, sd^2) (Gauss-Hermite quadrature)."""
-    if sd == 0:
-        return float(np.log(rate / (1 - rate)))
-    gap = lambda mu: float(WEIGHTS @ expit(mu + sd * NODES)) - rate  # noqa: E731
-    return float(optimize.brentq(gap, -40, 40))
-
-
-def simulate(rng: np.random.Generator, s: Scenario, mu: float):
-    """One study's judgments: (y, participant, image)."""
-    sizes = np.full(s.participants, 30) if s.balanced else rng.integers(6, 55, s.participants)
-    people = np.repeat(np.arange(s.participants), sizes)
-    if sizes.max() <= s.images:
-        order = np.argsort(rng.random((s.participants, s.images)), axis=1)
-        images = order[np.arange(s.images)[None, :] < sizes[:, None]]
-    else:
-        images = rng.integers(0, s.images, people.size)
-    eta = mu + rng.normal(0, s.sd_participant, s.participants)[people]
-    eta = eta + rng.normal(0, s.sd_image, s.images)[images]
-    y = (rng.random(people.size) < expit(eta)).astype(np.float64)
-    return y, people, images
+def sizes_of(rng: np.random.Generator, s: Scenario) -> np.ndarray:
+    """Judgments per participant: 30 each (balanced) or uniform on [6, 54]."""
+    return np.full(s.participants, 30) if s.balanced else rng.integers(6, 55, s.participants)
 
 
 def run_scenario(args: tuple[Scenario, int, int]) -> dict:
     """Coverage, width and rejection rate of the crossed and Wilson intervals for one scenario."""
     scenario, studies, seed = args
     rng = np.random.default_rng(seed)
-    mu = intercept_for(scenario.rate, float(np.hypot(scenario.sd_participant, scenario.sd_image)))
+    sds = (scenario.sd_participant, scenario.sd_image)
+    model = CrossedModel(intercept_for(scenario.rate, *sds), *sds)
     hits = np.zeros(2)
     widths = np.zeros(2)
     rejects = np.zeros(2)
     for _ in range(studies):
-        y, people, images = simulate(rng, scenario, mu)
+        sizes = sizes_of(rng, scenario)
+        y, people, images = simulate_crossed(
+            rng, model, scenario.participants, scenario.images, sizes
+        )
         est = crossed_proportion(y, people, images)
-        test = stats.binomtest(int(y.sum()), y.size)
-        wilson = test.proportion_ci(method="wilson")
+        wilson = independent_intervals(int(y.sum()), y.size)
         for j, (lo, hi, p) in enumerate(
-            [(est.lo, est.hi, est.p_value), (wilson.low, wilson.high, test.pvalue)]
+            [
+                (est.lo, est.hi, est.p_value),
+                (wilson["wilson_lo"], wilson["wilson_hi"], wilson["p_binomial"]),
+            ]
         ):
             hits[j] += lo <= scenario.rate <= hi
             widths[j] += hi - lo

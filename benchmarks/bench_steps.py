@@ -55,7 +55,7 @@ def _build(name: str, channels_last: bool):
     from crn.models.crn import CRNArgs, CRNModel
 
     size, width, k = CONFIGS[name]
-    vgg = PerceptualArgs("random", layer_weights="authors")
+    vgg = PerceptualArgs("random", layer_weights="authors-256p")
     model = CRNModel(CRNArgs(CHANNELS, size, vgg, width=width, num_outputs=k))
     model.prepare_training()
     if channels_last:

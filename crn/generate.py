@@ -1,4 +1,7 @@
-"""Generation: run a checkpoint on every id of a split and write image sets (contract 3)."""
+"""Generation: a checkpoint on every id of a split, written as image sets (contract 3).
+
+The image-set format is described in docs/contracts.md.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +16,13 @@ import torch
 from tqdm import tqdm
 
 from crn.engine.checkpoint import build_model_from_checkpoint
-from crn.engine.distributed import pick_device
+from crn.engine.distributed import pick_device, seeded_rng
 from crn.engine.samples import to_uint8
 from crn.errors import UserError
 from crn.imageset import MANIFEST, ImageSet, write_imageset
 
 _END, _ABORT = object(), object()
+DROPOUT_CHOICES = ("model", "on", "off")
 
 
 class GenerationAbortedError(RuntimeError):
@@ -55,11 +59,21 @@ def generate_imagesets(
     device: str = "auto",
     overwrite: bool = False,
     progress: bool = True,
+    dropout: str = "model",
+    seed: int = 0,
 ) -> list[ImageSet]:
-    """Write one image set per requested output of `checkpoint` for every id of `split`."""
+    """Write one image set per requested output of `checkpoint` for every id of `split`.
+
+    `dropout` "model" keeps the model's own choice (pix2pix: on, as its reference), "on" or
+    "off" override it; dropout masks are drawn from `seed`, image by image in split order.
+    """
     from crn.data.dataset import PairedDataset
 
     model, ckpt = build_model_from_checkpoint(checkpoint, pick_device(device))
+    if dropout not in DROPOUT_CHOICES:
+        raise UserError(f"dropout '{dropout}': expected one of {', '.join(DROPOUT_CHOICES)}")
+    if dropout != "model":
+        model.set_generation_dropout(dropout == "on")
     if ckpt.split_sha256 != splits.sha256:
         raise UserError(
             f"{checkpoint} was trained on splits {ckpt.split_sha256[:12]}…, but "
@@ -70,23 +84,38 @@ def generate_imagesets(
         if (folder / MANIFEST).exists() and not overwrite:
             raise UserError(f"{folder} already holds an image set (pass --overwrite to replace)")
     dataset = PairedDataset(splits, split, size=model.image_size)
-    outputs = _outputs(model, dataset, batch_size, progress)
-    writers = [_writer(folder, index, ckpt, splits, split, model) for index, folder in targets]
+    outputs = _outputs(model, dataset, batch_size, progress, seed)
+    noise = _noise_record(model, seed)
+    writers = [
+        _writer(folder, index, ckpt, splits, split, model, noise) for index, folder in targets
+    ]
     indices = [index for index, _ in targets]
     return fan_out(((i, imgs[indices]) for i, imgs in outputs), writers)
 
 
-def _outputs(model: Any, dataset: Any, batch_size: int, progress: bool) -> Iterator[tuple]:
+def _noise_record(model: Any, seed: int) -> dict[str, Any]:
+    """What an image set records about noise at generation: dropout on/off and its seed."""
+    dropout = model.generation_dropout()
+    if dropout is None:
+        return {}
+    return {"test_dropout": dropout, **({"seed": seed} if dropout else {})}
+
+
+def _outputs(
+    model: Any, dataset: Any, batch_size: int, progress: bool, seed: int
+) -> Iterator[tuple]:
     """(image id, uint8 outputs [k,H,W,3]) for every item, in split order."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
     device = next(model.parameters()).device
-    with torch.no_grad():
+    with torch.no_grad(), seeded_rng(seed, device):
         for batch in tqdm(loader, disable=not progress, unit="batch", desc="generate"):
             images = to_uint8(model.generate(batch["label"].to(device)).float())
             yield from zip(batch["id"], images, strict=True)
 
 
-def _writer(folder: Path, index: int, ckpt: Any, splits: Any, split: str, model: Any) -> Callable:
+def _writer(
+    folder: Path, index: int, ckpt: Any, splits: Any, split: str, model: Any, noise: dict
+) -> Callable:
     """A function writing one image set from an iterable of (id, image)."""
     extra = {
         "model": ckpt.model,
@@ -94,6 +123,7 @@ def _writer(folder: Path, index: int, ckpt: Any, splits: Any, split: str, model:
         "variant": index,
         "num_outputs": model.num_outputs,
         **{k: v for k, v in ckpt.metadata.items() if k.startswith("vgg_")},
+        **noise,
     }
 
     def write(images: Iterable[tuple[str, np.ndarray]]) -> ImageSet:

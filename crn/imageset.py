@@ -1,4 +1,4 @@
-"""Contract 3: image sets, a folder with `imageset.json` and PNGs keyed by image id.
+"""Contract 3 (docs/contracts.md): image sets, folders of `imageset.json` and PNGs keyed by id.
 
 Torch-free so that the study server can read sets without importing the model code.
 """

@@ -19,8 +19,12 @@ from crn import vgg as vgg_lib
 from crn.errors import UserError
 
 LOSS_LAYERS = ("input", *vgg_lib.FEATURE_LAYERS)
-# The authors' 256p Cityscapes weights (their VGG file and 0–255 preprocessing).
-AUTHORS_LAYER_WEIGHTS = (1.0, 1 / 1.6, 1 / 2.3, 1 / 1.8, 1 / 2.8, 10 / 0.8)
+# The authors' Cityscapes weights (their VGG file and 0–255 preprocessing), "collected at
+# the 100th epoch": demo_256p.py's set, and demo_512p.py's, which demo_1024p.py reuses.
+AUTHORS_LAYER_WEIGHTS = {
+    "authors-256p": (1.0, 1 / 1.6, 1 / 2.3, 1 / 1.8, 1 / 2.8, 10 / 0.8),
+    "authors-512p": (1.0, 1 / 2.6, 1 / 4.8, 1 / 3.7, 1 / 5.6, 10 / 1.5),
+}
 MIN_WEIGHT, MEAN_WEIGHT = 0.999, 0.001
 # Feature-map stride of each loss layer relative to the image.
 LAYER_STRIDES = {"input": 1, "conv1_2": 1, "conv2_2": 2, "conv3_2": 4, "conv4_2": 8, "conv5_2": 16}
@@ -31,28 +35,34 @@ class PerceptualArgs:
     """VGG weights ("random" or a file), pooling, and the layer-weight spec.
 
     `layer_weights` is "auto" (inverse term means over the first `calibration_batches`
-    batches), "authors", or six comma-separated numbers.
+    training batches), "authors-256p", "authors-512p" ("authors" in older checkpoints means
+    the 256p set), or six comma-separated numbers. `calibrate_at` > 0 recomputes the
+    weights the auto way after that many training steps and fixes them from then on.
     """
 
     vgg_weights: str
     vgg_pool: str = "avg"
     layer_weights: str = "auto"
     calibration_batches: int = 4
+    calibrate_at: int = 0
 
 
 def parse_layer_weights(spec: str) -> tuple[float, ...] | None:
     """Explicit weights of a spec (None for "auto"); UserError on a malformed spec."""
     if spec == "auto":
         return None
+    if spec in AUTHORS_LAYER_WEIGHTS:
+        return AUTHORS_LAYER_WEIGHTS[spec]
     if spec == "authors":
-        return AUTHORS_LAYER_WEIGHTS
+        return AUTHORS_LAYER_WEIGHTS["authors-256p"]
     try:
         values = tuple(float(v) for v in spec.split(","))
     except ValueError:
         values = ()
     if len(values) != len(LOSS_LAYERS) or not all(v >= 0 for v in values):
         raise UserError(
-            f"--layer-weights '{spec}': expected default, auto, authors or "
+            f"--layer-weights '{spec}': expected default, auto, authors, authors-256p, "
+            f"authors-512p, a calibration JSON file or "
             f"{len(LOSS_LAYERS)} non-negative numbers for {', '.join(LOSS_LAYERS)}"
         )
     return values
@@ -79,31 +89,54 @@ def add_perceptual_arguments(parser: argparse.ArgumentParser) -> None:
         "--layer-weights",
         default="default",
         metavar="SPEC",
-        help="default (authors' for their .mat weights, else auto), auto, "
-        "authors, a JSON file from `crnkit calibrate`, or six numbers "
-        "w_input,w_conv1_2,…,w_conv5_2",
+        help="default (authors for their .mat weights, else auto), auto, authors (their "
+        "256p set up to 256 px height, their 512p set above), authors-256p, authors-512p, "
+        "a JSON file from `crnkit calibrate`, or six numbers w_input,w_conv1_2,…,w_conv5_2",
     )
     group.add_argument(
         "--calibration-batches",
         type=int,
         default=4,
         metavar="N",
-        help="batches averaged for auto layer weights (default 4)",
+        help="training batches averaged for auto layer weights (default 4)",
+    )
+    group.add_argument(
+        "--calibrate-at",
+        type=int,
+        default=0,
+        metavar="STEP",
+        help="recompute the layer weights the auto way after STEP training steps, with the "
+        "generator as it is then, and keep them fixed (recorded in metrics.jsonl and the "
+        "checkpoint); until then --layer-weights applies (default 0: auto weights are "
+        "computed before the first step, other specs are never recomputed)",
     )
 
 
 def perceptual_args_from_namespace(ns: argparse.Namespace) -> PerceptualArgs:
-    """PerceptualArgs from parsed options; resolves the VGG file or raises a clear UserError."""
+    """PerceptualArgs from parsed options; resolves the VGG file or raises a clear UserError.
+
+    `ns.size` (H, W), when set, picks the authors' 256p or 512p set for "authors".
+    """
     weights = vgg_lib.resolve_weights(ns.vgg_weights)
     spec = ns.layer_weights
     if spec == "default":
         spec = "authors" if vgg_lib.preprocessing_for(weights) == "matconvnet" else "auto"
     elif spec.endswith(".json"):
         spec = _weights_from_json(spec)
+    if spec == "authors":
+        spec = authors_weights_for(getattr(ns, "size", None))
     parse_layer_weights(spec)
     if ns.calibration_batches < 1:
         raise UserError(f"--calibration-batches {ns.calibration_batches}: expected >= 1")
-    return PerceptualArgs(weights, ns.vgg_pool, spec, ns.calibration_batches)
+    calibrate_at = getattr(ns, "calibrate_at", 0)
+    if calibrate_at < 0:
+        raise UserError(f"--calibrate-at {calibrate_at}: expected a step >= 0")
+    return PerceptualArgs(weights, ns.vgg_pool, spec, ns.calibration_batches, calibrate_at)
+
+
+def authors_weights_for(size: tuple[int, int] | None) -> str:
+    """The authors' set for an image size: their 256p weights up to 256 px height, else 512p."""
+    return "authors-512p" if size is not None and size[0] > 256 else "authors-256p"
 
 
 def _weights_from_json(path: str) -> str:
@@ -207,7 +240,11 @@ class PerceptualLoss(nn.Module):
         explicit = parse_layer_weights(args.layer_weights)
         initial = torch.tensor(explicit if explicit else (1.0,) * len(LOSS_LAYERS))
         self.register_buffer("layer_weights", initial)
-        self.register_buffer("calibrated", torch.tensor(explicit is not None))
+        # True once the weights are final: explicit ones (unless recomputed later), or
+        # those computed at step `calibrate_at`. Stored, so a resumed run knows.
+        final = explicit is not None and args.calibrate_at == 0
+        self.register_buffer("calibrated", torch.tensor(final))
+        self.interim_done = False  # "auto" weights for the steps before `calibrate_at`
 
     def load_vgg(self) -> None:
         """Load the frozen VGG-19 (training only; generation never needs it)."""
@@ -215,9 +252,25 @@ class PerceptualLoss(nn.Module):
         net = vgg_lib.load_vgg19(weights, pool=self.args.vgg_pool)
         self.vgg = net.to(self.layer_weights.device)
 
-    def needs_calibration(self) -> bool:
-        """True while "auto" weights have not been computed yet."""
-        return not bool(self.calibrated)
+    def calibration_due(self, step: int) -> bool:
+        """True when weights are to be computed after `step` training steps (0: before any)."""
+        at = self.args.calibrate_at
+        if step not in (0, at) or bool(self.calibrated):
+            return False
+        return step == at or (self.args.layer_weights == "auto" and not self.interim_done)
+
+    def metadata(self) -> dict:
+        """The weights in use, the spec they came from and the step they were computed at."""
+        at, auto = self.args.calibrate_at, self.args.layer_weights == "auto"
+        fixed = bool(self.calibrated)
+        # Before `calibrate_at`, "auto" weights are the ones computed before the first step.
+        computed = (at if auto or at else None) if fixed else (0 if auto else None)
+        return {
+            "layer_weights": dict(zip(LOSS_LAYERS, self.layer_weights.tolist(), strict=True)),
+            "layer_weights_spec": self.args.layer_weights,
+            "layer_weights_calibrated_at": computed,
+            "layer_weights_fixed": fixed,
+        }
 
     def layer_errors(
         self,
@@ -259,8 +312,15 @@ class PerceptualLoss(nn.Module):
         return losses
 
     @torch.no_grad()
-    def calibrate(self, triples: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
-        """Set weights to the inverse mean of each term over (fake, real, label) batches."""
+    def calibrate(
+        self,
+        triples: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+        final: bool = True,
+    ) -> dict[str, float]:
+        """Set weights to the inverse mean of each term over (fake, real, label) batches.
+
+        `final=False` sets interim weights (auto weights used until `calibrate_at`).
+        """
         sums = torch.zeros(len(LOSS_LAYERS), dtype=torch.float64)
         count = 0
         for fake, real, label in triples:
@@ -272,7 +332,10 @@ class PerceptualLoss(nn.Module):
         means = sums / count
         weights = torch.where(means > 0, 1.0 / means.clamp_min(1e-12), torch.ones_like(means))
         self.layer_weights.copy_(weights.float())
-        self.calibrated.fill_(True)
+        if final:
+            self.calibrated.fill_(True)
+        else:
+            self.interim_done = True
         return dict(zip(LOSS_LAYERS, self.layer_weights.tolist(), strict=True))
 
 

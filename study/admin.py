@@ -235,20 +235,48 @@ def _exposure_order(exposure: str) -> float:
     return float("inf") if exposure == "unlimited" else float(exposure)
 
 
-def cell_rates(engine: Engine, study_id: str) -> list[Cell]:
-    """Per cell: trials assigned and answered, method_a chosen, Wilson 95 % interval."""
-    from scipy.stats import binomtest  # only the admin page needs scipy; keep it off the hot path
+_JUDGMENTS_SQL = """
+SELECT t.kind, t.comparison, t.exposure, t.participant_id, t.image_id,
+       CASE WHEN r.chosen_method = t.method_a THEN 1 ELSE 0 END
+FROM trial t
+JOIN participant p ON p.id = t.participant_id
+JOIN response r ON r.trial_id = t.id
+WHERE p.study_id = :id
+"""
+
+
+def _live_intervals(engine: Engine, study_id: str) -> dict[tuple, tuple[float, float]]:
+    """The report's crossed participant x image 95 % interval of every answered cell."""
+    # Only the admin page needs pandas and scipy; keep them off the participants' hot path.
+    import pandas as pd
+
+    from crnkit_common.proportions import crossed_rates
 
     with engine.connect() as conn:
+        rows = conn.execute(text(_JUDGMENTS_SQL), {"id": study_id}).all()
+    columns = ["kind", "comparison", "exposure", "participant", "image", "chose_a"]
+    frame = pd.DataFrame(rows, columns=columns)
+    if frame.empty:
+        return {}
+    by = ["kind", "comparison", "exposure"]
+    table = crossed_rates(frame, by, "chose_a", "participant", "image")
+    return {(r.kind, r.comparison, r.exposure): (r.lo, r.hi) for r in table.itertuples(index=False)}
+
+
+def cell_rates(engine: Engine, study_id: str) -> list[Cell]:
+    """Per cell: trials assigned and answered, method_a chosen, crossed 95 % interval."""
+    with engine.connect() as conn:
         rows = conn.execute(text(_CELLS_SQL), {"id": study_id}).all()
+    intervals = _live_intervals(engine, study_id)
     cells = []
     for kind, comparison, exposure, assigned, answered, chose_a, timing_ok in rows:
         chose_a, timing_ok = int(chose_a or 0), int(timing_ok or 0)
         rate = low = high = None
         if answered:
             rate = chose_a / answered
-            ci = binomtest(chose_a, answered).proportion_ci(0.95, method="wilson")
-            low, high = float(ci.low), float(ci.high)
+            low, high = intervals.get((kind, comparison, exposure), (None, None))
+            # One participant or one image so far: no interval yet.
+            low, high = (None, None) if low is None or low != low else (low, high)
         counts = (assigned, answered, chose_a, timing_ok)
         cells.append(Cell(kind, comparison, exposure, *counts, rate, low, high))
     kind_order = {"test": 0, "catch": 1, "practice": 2}
@@ -317,7 +345,7 @@ def _download(chunks: Any, filename: str, mimetype: str) -> Response:
 
 @bp.get("/export/responses.csv")
 def export_responses() -> Response:
-    """Download responses.csv (contract 5) for this study."""
+    """Download responses.csv (contract 5, docs/contracts.md) for this study."""
     return _download(iter_responses_csv(_engine(), _study_id()), "responses.csv", "text/csv")
 
 

@@ -29,7 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "export": (
         "study.commands.export",
-        "write responses.csv (contract 5) and study.json from the database",
+        "write responses.csv and study.json (contract 5, docs/contracts.md) from the database",
         "crnkit study export --db study.sqlite --out responses.csv",
     ),
     "payments": (

@@ -72,7 +72,7 @@ class ServerConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ServerConfig:
-        """Build from CRNKIT_STUDY_* environment variables (see /work/notes/study-api.md)."""
+        """Build from CRNKIT_STUDY_* environment variables (listed in docs/contracts.md)."""
 
         def get(name: str, default: str | None = None) -> str | None:
             return environ.get(ENV_PREFIX + name, default)

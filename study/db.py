@@ -1,4 +1,6 @@
-"""SQLAlchemy schema of a study database and the `responses_export` view (contract 5).
+"""SQLAlchemy schema of a study database and its `responses_export` view (contract 5).
+
+Both are described in docs/contracts.md.
 
 One row per judgment (`response`), attached to the `trial` it answers; timestamps are stored as
 ISO-8601 UTC text so that SQLite and PostgreSQL export them identically.
@@ -29,34 +31,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-EXPORT_COLUMNS = (
-    "study_id",
-    "dataset",
-    "participant_id",
-    "platform",
-    "trial_index",
-    "kind",
-    "comparison",
-    "image_id",
-    "method_a",
-    "method_b",
-    "left_method",
-    "right_method",
-    "chosen_method",
-    "exposure",
-    "exposure_ms_target",
-    "exposure_ms_measured",
-    "timing_ok",
-    "frame_ms",
-    "dpr",
-    "response_ms",
-    "shown_at",
-    "answered_at",
-    "window_w",
-    "window_h",
-    "focus_lost",
-    "user_agent",
-)
+from crnkit_common.responses import COLUMNS
+
+EXPORT_COLUMNS = COLUMNS
 EXPORT_VIEW = "responses_export"
 
 

@@ -1,5 +1,7 @@
 """Contract 5 exports: `responses.csv`, `study.json` and `participants.csv` from a study database.
 
+Their columns and keys are described in docs/contracts.md.
+
 Everything is read through SQL (the `responses_export` view and plain joins), streamed row by row
 so that a million-judgment study exports in constant memory, and written atomically.
 """
@@ -145,7 +147,7 @@ def _check_view_columns(engine: Engine) -> None:
     if columns != EXPORT_COLUMNS:
         raise UserError(
             f"view {EXPORT_VIEW} has columns {', '.join(columns)}; "
-            f"expected contract 5's {', '.join(EXPORT_COLUMNS)}"
+            f"expected contract 5's (docs/contracts.md) {', '.join(EXPORT_COLUMNS)}"
         )
 
 

@@ -58,7 +58,7 @@ def _parse_size(value: Any) -> tuple[int, int] | None:
 
 
 def read_split(path: str | Path, split: str) -> SplitInfo:
-    """Read the ids and size of one split from splits.json (plain JSON, contract 1)."""
+    """The ids and size of one split, read from splits.json as plain JSON (contract 1)."""
     path = Path(path)
     meta = read_json_file(path, "not found (expected a splits.json)")
     if not isinstance(meta, dict):

@@ -95,7 +95,7 @@ ANSWER_KEYS = tuple(AnswerPayload.__dataclass_fields__)
 
 
 def parse_answer(body: dict[str, Any]) -> AnswerPayload:
-    """Validate an answer body (see /work/notes/study-api.md); InvalidError names the bad field."""
+    """Validate an answer body (API in docs/contracts.md); InvalidError names the bad field."""
     _check_keys(body, ANSWER_KEYS)
     choice = body.get("choice")
     if choice not in CHOICES:

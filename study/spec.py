@@ -1,4 +1,4 @@
-"""Contract 4: `study.toml` parsed into frozen dataclasses, with errors naming key and expectation.
+"""Contract 4 (docs/contracts.md): `study.toml` as frozen dataclasses; errors name the key.
 
 Every table's keys are declared once in `SCHEMA` (type, default, documentation): the parser and
 `spec_reference_markdown()` (which writes docs/study-spec.md) both read it, so they cannot drift.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,8 @@ class StudySpec:
     display: DisplaySpec
     sha256: str
     source_text: str
+    labels: dict[str, str] = field(default_factory=dict)
+    report_order: tuple[str, ...] = ()
 
     def comparison(self, comparison_id: str) -> Comparison:
         """The comparison with id `comparison_id` (KeyError if there is none)."""
@@ -156,8 +158,9 @@ class StudySpec:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of the spec (set paths as strings), for study.json."""
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
-        del out["source_text"], out["sha256"]
+        del out["source_text"], out["sha256"], out["report_order"]
         out["sets"] = {name: str(path) for name, path in self.sets.items()}
+        out["report"] = {"order": list(self.report_order)}
         out["comparisons"] = [
             {**asdict(c), "exposures": list(c.exposures)} for c in self.comparisons
         ]
@@ -207,8 +210,10 @@ def parse_spec(text: str, base_dir: str | Path, source_name: str = "study.toml")
     ctx = sc.Context(source_name)
     sc.check_unknown(ctx, doc, "", TOP_LEVEL)
     study = sc.read_table(ctx, doc, "study")
-    sets = _read_sets(ctx, doc, Path(base_dir))
+    sets, labels = _read_sets(ctx, doc, Path(base_dir))
     comparisons = _read_comparisons(ctx, doc, sets)
+    report = sc.read_table(ctx, doc, "report")
+    _check_order(ctx, report.get("order", ()), sets)
     practice = _read_optional(ctx, doc, "practice", sets, ("a", "b"))
     catch = _read_optional(ctx, doc, "catch", sets, ("real", "bad"))
     exclusion = sc.read_table(ctx, doc, "exclusion")
@@ -228,28 +233,49 @@ def parse_spec(text: str, base_dir: str | Path, source_name: str = "study.toml")
         display=DisplaySpec(**display),
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         source_text=text,
+        labels=labels,
+        report_order=tuple(report.get("order", ())),
     )
 
 
-def _read_sets(ctx: sc.Context, doc: dict, base_dir: Path) -> dict[str, Path]:
+def _read_sets(ctx: sc.Context, doc: dict, base_dir: Path) -> tuple[dict[str, Path], dict]:
+    """Set folders by name, and display labels of sets written as tables."""
     raw = doc.get("sets")
     if raw is None:
         ctx.add("sets", "required table is missing (expected [sets] naming image-set folders)")
-        return {}
+        return {}, {}
     if not isinstance(raw, dict):
         ctx.add("sets", f'expected a table of name = "folder", got {sc.show(raw)}')
-        return {}
+        return {}, {}
     sets: dict[str, Path] = {}
-    for name, folder in raw.items():
+    labels: dict[str, str] = {}
+    for name, value in raw.items():
+        where = f"sets.{name}"
         if not sc.SAFE_NAME.match(name):
-            ctx.add(f"sets.{name}", "expected a set name of letters, digits, '.', '_' or '-'")
-        elif not isinstance(folder, str) or not folder:
-            ctx.add(f"sets.{name}", f"expected a folder path as a string, got {sc.show(folder)}")
-        else:
-            sets[name] = (base_dir / folder).resolve()
+            ctx.add(where, "expected a set name of letters, digits, '.', '_' or '-'")
+            continue
+        if isinstance(value, dict):
+            entry = sc.read_values(ctx, value, where, "sets")
+            value = entry.get("path")
+            if "label" in entry:
+                labels[name] = entry["label"]
+        if isinstance(value, str) and value:
+            sets[name] = (base_dir / value).resolve()
+        elif not isinstance(raw[name], dict):
+            expected = 'a folder path as a string, or a table with path = "folder"'
+            ctx.add(where, f"expected {expected}, got {sc.show(value)}")
     if len(raw) < 2:
         ctx.add("sets", f"expected at least two image sets, got {len(raw)}")
-    return sets
+    return sets, labels
+
+
+def _check_order(ctx: sc.Context, order: tuple[str, ...], sets: dict) -> None:
+    for index, name in enumerate(order):
+        if sets and name not in sets:
+            choices = ", ".join(sets)
+            ctx.add(f"report.order[{index}]", f"expected a set in [sets] ({choices}), got {name!r}")
+    if len(set(order)) < len(order):
+        ctx.add("report.order", "expected each set once")
 
 
 def _read_comparisons(ctx: sc.Context, doc: dict, sets: dict) -> tuple[Comparison, ...]:
@@ -327,6 +353,8 @@ _TABLE_INTRO = {
     "exclusion": "Optional (all keys have defaults). Exported to study.json as analysis defaults.",
     "platform": "Optional (all keys have defaults).",
     "display": "Optional (all keys have defaults).",
+    "sets": "Keys of a set written as a table, `[sets.<name>]`.",
+    "report": "Optional. How `crnkit analyze` presents the results.",
 }
 
 
@@ -344,13 +372,17 @@ def spec_reference_markdown() -> str:
         "## [sets]",
         "",
         "Required. Each key is a set name (letters, digits, '.', '_' or '-'), each value the",
-        "folder of an image set (contract 3), relative to the folder holding study.toml.",
-        "At least two sets.",
+        "folder of an image set ([contract 3](contracts.md#contract-3--image-sets)), relative to",
+        "the folder holding study.toml. At least two sets. A set may instead be a table, to give",
+        'it a display name for the report and paper tables: `[sets.crn]` with `path = "sets/crn"`',
+        'and `label = "CRN (ours)"` (keys below).',
         "Comparisons, practice and catch trials refer to sets by these names, and exports use them",
         "as method names.",
     ]
     for section, keys in SCHEMA.items():
-        header = f"[[{section}]]" if section == "comparisons" else f"[{section}]"
+        header = {"comparisons": "[[comparisons]]", "sets": "[sets.<name>]"}.get(
+            section, f"[{section}]"
+        )
         lines += ["", f"## {header}", "", _TABLE_INTRO[section], ""]
         lines += ["| key | expects | default | meaning |", "|---|---|---|---|"]
         for key in keys:

@@ -138,6 +138,15 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _set_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise InvalidValueError("", value)
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not SAFE_NAME.match(item):
+            raise InvalidValueError("a set name", item, f"[{index}]")
+    return tuple(value)
+
+
 SET_NAME = "the name of a set in [sets]"
 _NAME = _string(SAFE_NAME)
 NAME_TEXT = "letters, digits, '.', '_' or '-'"
@@ -314,6 +323,25 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "Workers who took part in any of these study ids are refused.",
         ),
     ),
+    "sets": (
+        Key("path", "a folder path", _string(), doc="Folder of the image set."),
+        Key(
+            "label",
+            "a non-empty string",
+            _string(),
+            None,
+            'Display name in the report and tables, e.g. "CRN (ours)" (default: the set name).',
+        ),
+    ),
+    "report": (
+        Key(
+            "order",
+            "a list of set names",
+            _set_names,
+            [],
+            "Row order of the paper table (sets not listed follow, in table order).",
+        ),
+    ),
     "display": (
         Key("width", "a positive integer", _integer(1), 512, "CSS pixels per image."),
         Key("height", "a positive integer", _integer(1), 256, "CSS pixels per image."),
@@ -353,6 +381,7 @@ TOP_LEVEL = (
     "exclusion",
     "platform",
     "display",
+    "report",
 )
 OPTIONAL_TABLES = ("practice", "catch")
 

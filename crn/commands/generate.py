@@ -1,4 +1,4 @@
-"""`crnkit generate`: write an image set (contract 3) from any registered model's checkpoint."""
+"""`crnkit generate`: an image set (contract 3, docs/contracts.md) from any model's checkpoint."""
 
 from __future__ import annotations
 
@@ -26,6 +26,16 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--variant", default="0", help="which of the k outputs (0..k-1), or 'all' (NAME-vI sets)"
     )
+    parser.add_argument(
+        "--dropout",
+        choices=("model", "on", "off"),
+        default="model",
+        help="dropout while generating: the model's default (pix2pix: on, as its reference "
+        "test script; models without dropout: off), or on/off; recorded in imageset.json",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the dropout masks when dropout is on"
+    )
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing set")
@@ -52,6 +62,8 @@ def main(argv: list[str], prog: str) -> int:
         device=ns.device,
         overwrite=ns.overwrite,
         progress=not ns.no_progress,
+        dropout=ns.dropout,
+        seed=ns.seed,
     )
     for imageset in sets:
         print(

@@ -1,4 +1,4 @@
-"""Contract 1's `splits.json`: ordered train/val/test ids of a source, with a content hash.
+"""Contract 1's `splits.json` (docs/contracts.md): ordered train/val/test ids, content-hashed.
 
 The hash covers source, size, classes, source options, the fit (when not "stretch") and the
 ids - never the root, so the same split of a copy elsewhere has the same hash.

@@ -1,4 +1,4 @@
-"""Contract 2: one checkpoint file per save, written atomically, enough to rebuild the model."""
+"""Contract 2 (docs/contracts.md): one checkpoint file, written atomically, rebuilds the model."""
 
 from __future__ import annotations
 

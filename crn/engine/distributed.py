@@ -6,7 +6,9 @@ WORLD_SIZE and LOCAL_RANK. Without them training runs in one process.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -32,6 +34,17 @@ class DistContext:
     def distributed(self) -> bool:
         """True when several processes train together."""
         return self.world_size > 1
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: int, device: torch.device) -> Iterator[None]:
+    """Draw from `seed` inside the block and restore the global RNG (CPU and `device`) after."""
+    devices = []
+    if device.type == "cuda":
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=devices, device_type="cuda"):
+        torch.manual_seed(seed)
+        yield
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from crn.errors import UserError
+
 Batch = dict[str, Any]
 
 
@@ -66,6 +68,15 @@ class GeneratorModel(nn.Module):
         """
         raise NotImplementedError
 
+    def generation_dropout(self) -> bool | None:
+        """Whether `generate` keeps dropout active (None: the model has no dropout)."""
+        return None
+
+    def set_generation_dropout(self, enabled: bool) -> None:
+        """Keep dropout on (a source of noise) or off in `generate`."""
+        if enabled:
+            raise UserError(f"model '{self.name}' has no dropout to keep on at generation")
+
     # -- how it trains -----------------------------------------------------------------
     def phases(self) -> list[Phase]:
         """The ordered optimisation phases of one training step."""
@@ -90,12 +101,13 @@ class GeneratorModel(nn.Module):
     def prepare_training(self) -> None:
         """Build what only training needs (e.g. load VGG-19); called once before training."""
 
-    def needs_calibration(self) -> bool:
-        """True when `calibrate` must run on the first batches before step 0."""
+    def calibration_due(self, step: int) -> bool:
+        """True when `calibrate` must run after `step` training steps (0: before the first)."""
         return False
 
-    def calibrate(self, batches: Iterable[Batch]) -> dict[str, Any]:
-        """Set automatic loss weights from the first batches; return what was set (logged)."""
+    def calibrate(self, batches: Iterable[Batch], step: int) -> dict[str, Any]:
+        """Set automatic loss weights from the first training batches, with the model as it
+        is after `step` steps; return what was set (logged in metrics.jsonl)."""
         return {}
 
     def checkpoint_exclude(self) -> tuple[str, ...]:

@@ -139,19 +139,23 @@ class Trainer:
         self.saved_step = self.resume_from.step
         return self.resume_from.step
 
-    def _calibrate(self) -> None:
-        """Let the model set its automatic loss weights on the first training batches."""
+    def _maybe_calibrate(self, step: int) -> None:
+        """Let the model set its loss weights after `step` steps, when it asks to, on the first
+        global training batches (so all processes agree), before `step`'s checkpoint is saved
+        (so a run resumed from it never repeats it)."""
+        if not self.model.calibration_due(step):
+            return
         count = getattr(getattr(self.model.args, "perceptual", None), "calibration_batches", 4)
-        # Every process calibrates on the same global batches, so all agree with one process.
-        cfg = self.config
-        unsharded = EpochBatches(
-            self.data.train_set, cfg.batch_size * self.ctx.world_size, cfg.seed
-        )
+        cfg, dataset = self.config, self.data.train_set
+        epoch = getattr(dataset, "epoch", None)
+        unsharded = EpochBatches(dataset, cfg.batch_size * self.ctx.world_size, cfg.seed)
         batches = [self._device_batch(b) for b in unsharded.first_batches(count)]
+        if epoch is not None:
+            dataset.set_epoch(epoch)  # the running epoch's flips continue unchanged
         with self._autocast():
-            result = self.model.calibrate(batches)
+            result = self.model.calibrate(batches, step)
         if self.ctx.is_main:
-            self.log.append({"step": 0, "kind": "calibration", **result})
+            self.log.append({"step": step, "kind": "calibration", **result})
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -159,8 +163,8 @@ class Trainer:
         start = self._build()
         if self.ctx.is_main and self.resume_from is not None:
             self.log.truncate_after(start)
-        if self.resume_from is None and self.model.needs_calibration():
-            self._calibrate()
+        if self.resume_from is None:
+            self._maybe_calibrate(0)
         if self.resume_from is None and self.config.val_every and self.ctx.is_main:
             self.log.append({"step": 0, "epoch": 0, "kind": "val", **self.validate()})
         wrapped = dist_lib.wrap(self.model, self.ctx, find_unused=len(self.phases) > 1)
@@ -171,6 +175,7 @@ class Trainer:
                 step, epoch, batch = next(batches)
                 losses = self._train_step(wrapped, self._device_batch(batch), step)
                 step += 1
+                self._maybe_calibrate(step)
                 self.running.update(losses)
                 self.last_losses = losses
                 self._after_step(step, epoch, bar)
@@ -248,20 +253,28 @@ class Trainer:
     def _eval_items(self, count: int) -> Iterator[dict]:
         """Batches of the first `count` validation images (training images if none)."""
         dataset = self.data.val_set if self.data.val_set is not None else self.data.train_set
-        if hasattr(dataset, "set_epoch"):
+        epoch = getattr(dataset, "epoch", None)
+        if epoch is not None:
             dataset.set_epoch(0)
         indices = list(range(min(count, len(dataset))))
         size = self.config.batch_size
-        for i in range(0, len(indices), size):
-            items = [dataset[j] for j in indices[i : i + size]]
-            yield self._device_batch(torch.utils.data.default_collate(items))
+        try:
+            for i in range(0, len(indices), size):
+                items = [dataset[j] for j in indices[i : i + size]]
+                yield self._device_batch(torch.utils.data.default_collate(items))
+        finally:
+            if epoch is not None:
+                dataset.set_epoch(epoch)  # training images: the running epoch's flips go on
 
     @torch.no_grad()
     def _outputs(self, batch: dict) -> torch.Tensor:
         """The model's k outputs for a batch, in eval mode."""
         self.model.eval()
+        # Dropout at generation draws from a fixed seed, leaving training's RNG untouched.
+        noise = self.model.generation_dropout()
+        rng = dist_lib.seeded_rng(self.config.seed, self.ctx.device) if noise else None
         try:
-            with self._autocast():
+            with rng or contextlib.nullcontext(), self._autocast():
                 return self.model.generate(batch["label"]).float()
         finally:
             self.model.train()
@@ -296,7 +309,7 @@ class Trainer:
         self.saved_step = step
 
     def checkpoint_payload(self, step: int) -> dict[str, Any]:
-        """Everything contract 2 asks for, at `step`."""
+        """Everything contract 2 (docs/contracts.md) asks for, at `step`."""
         return {
             "model": self.model_cls.name,
             "model_args": self.model.args_to_dict(),

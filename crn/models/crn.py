@@ -12,7 +12,6 @@ import torch
 from crn.engine.interface import Batch, GeneratorModel, Phase
 from crn.errors import UserError
 from crn.losses import (
-    LOSS_LAYERS,
     PerceptualArgs,
     PerceptualLoss,
     add_perceptual_arguments,
@@ -20,7 +19,10 @@ from crn.losses import (
     metadata_of,
     perceptual_args_from_namespace,
 )
-from crn.models.generator import CRNGenerator, default_num_outputs, scales
+from crn.models.generator import LAYER_NORM_EPS, CRNGenerator, default_num_outputs, scales
+
+# Checkpoints written before `norm_eps` was recorded were trained with GroupNorm's default.
+LEGACY_NORM_EPS = 1e-5
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class CRNArgs:
     lr: float = 1e-4
     frozen_modules: int = 0
     init_from: str = ""
+    norm_eps: float = LAYER_NORM_EPS
 
 
 class CRNModel(GeneratorModel):
@@ -46,7 +49,7 @@ class CRNModel(GeneratorModel):
     def __init__(self, args: CRNArgs) -> None:
         super().__init__(args)
         self.generator = CRNGenerator(
-            args.num_label_channels, args.size, args.width, args.num_outputs
+            args.num_label_channels, args.size, args.width, args.num_outputs, args.norm_eps
         )
         self.perceptual = PerceptualLoss(args.perceptual)
         if not 0 <= args.frozen_modules < len(self.generator.blocks):
@@ -87,24 +90,34 @@ class CRNModel(GeneratorModel):
         """Load the frozen VGG-19."""
         self.perceptual.load_vgg()
 
-    def needs_calibration(self) -> bool:
-        """True for "auto" layer weights not yet computed."""
-        return self.perceptual.needs_calibration()
+    def calibration_due(self, step: int) -> bool:
+        """True when the layer weights are to be computed after `step` steps."""
+        return self.perceptual.calibration_due(step)
 
-    def calibrate(self, batches: Iterable[Batch]) -> dict[str, Any]:
-        """Auto layer weights: inverse mean of each term for the initial generator."""
+    def calibrate(self, batches: Iterable[Batch], step: int) -> dict[str, Any]:
+        """Auto layer weights: inverse mean of each term for the generator after `step` steps."""
+        final = step == self.args.perceptual.calibrate_at
         with torch.no_grad():
             triples = ((self.generator(b["label"]), b["photo"], b["label"]) for b in batches)
-            return {"layer_weights": self.perceptual.calibrate(triples)}
+            return {"layer_weights": self.perceptual.calibrate(triples, final), "final": final}
 
     def checkpoint_exclude(self) -> tuple[str, ...]:
         """The VGG is loaded from its own file, never stored in checkpoints."""
         return ("perceptual.vgg.",)
 
     def metadata(self) -> dict[str, Any]:
-        """VGG weights/preprocessing and the layer weights in use."""
-        weights = dict(zip(LOSS_LAYERS, self.perceptual.layer_weights.tolist(), strict=True))
-        return {**metadata_of(self.args.perceptual), "layer_weights": weights}
+        """VGG weights/preprocessing, the layer weights in use and which modules trained."""
+        trained = [h for h, _ in self.generator.scales[self.args.frozen_modules :]]
+        return {
+            **metadata_of(self.args.perceptual),
+            **self.perceptual.metadata(),
+            "trained_modules": trained,
+        }
+
+    @classmethod
+    def args_from_dict(cls, data: dict[str, Any]) -> CRNArgs:
+        """Rebuild `CRNArgs`; checkpoints without `norm_eps` keep the ε they were trained with."""
+        return super().args_from_dict({"norm_eps": LEGACY_NORM_EPS, **data})
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -119,9 +132,12 @@ class CRNModel(GeneratorModel):
             "--init-from", default="", metavar="CKPT", help="start from a lower-resolution CRN"
         )
         group.add_argument(
-            "--train-only-new",
-            action="store_true",
-            help="with --init-from: train only the modules the checkpoint lacks",
+            "--train-modules",
+            default="all",
+            metavar="WHICH",
+            help="which refinement modules train: all (default), new (with --init-from: "
+            "those the checkpoint lacks), or the heights of the finest ones, e.g. 512,1024 "
+            "(the authors' 1024p run); the output conv always trains",
         )
         add_perceptual_arguments(parser)
 
@@ -133,11 +149,6 @@ class CRNModel(GeneratorModel):
         k = ns.k if ns.k is not None else default_num_outputs(size)
         if k < 1 or ns.width <= 0 or ns.lr <= 0:
             raise UserError("--k, --width and --lr must be positive")
-        frozen = 0
-        if ns.train_only_new:
-            if not ns.init_from:
-                raise UserError("--train-only-new needs --init-from CKPT")
-            frozen = coarse_module_count(ns.init_from)
         return CRNArgs(
             num_label_channels=splits.num_label_channels,
             size=size,
@@ -145,9 +156,42 @@ class CRNModel(GeneratorModel):
             width=ns.width,
             num_outputs=k,
             lr=ns.lr,
-            frozen_modules=frozen,
+            frozen_modules=frozen_module_count(ns.train_modules, size, ns.init_from),
             init_from=str(ns.init_from),
         )
+
+
+def frozen_module_count(which: str, size: tuple[int, int], init_from: str) -> int:
+    """How many of the coarsest modules `--train-modules WHICH` freezes at `size`."""
+    heights = [h for h, _ in scales(size)]
+    if which == "all":
+        return 0
+    if which == "new":
+        if not init_from:
+            raise UserError("--train-modules new needs --init-from CKPT")
+        return coarse_module_count(init_from)
+    try:
+        chosen = sorted({int(h) for h in which.split(",")})
+    except ValueError:
+        chosen = []
+    expected = f"all, new, or module heights among {','.join(map(str, heights))}"
+    if not chosen or not set(chosen) <= set(heights):
+        raise UserError(f"--train-modules {which}: expected {expected}")
+    if chosen != heights[len(heights) - len(chosen) :]:
+        finest = ",".join(map(str, heights[-len(chosen) :]))
+        raise UserError(
+            f"--train-modules {which}: the trained modules must be the finest ones "
+            f"(the cascade freezes coarse modules only), e.g. {finest}"
+        )
+    frozen = len(heights) - len(chosen)
+    if frozen and not init_from:
+        raise UserError(f"--train-modules {which}: freezing modules needs --init-from CKPT")
+    if frozen and frozen > coarse_module_count(init_from):
+        raise UserError(
+            f"--train-modules {which}: {init_from} lacks module {heights[frozen - 1]}, "
+            "which would stay frozen at its random initialisation"
+        )
+    return frozen
 
 
 def coarse_module_count(path: str) -> int:

@@ -13,6 +13,10 @@ from crn.losses import label_pyramid
 
 MIN_HEIGHT = 4
 MAX_HEIGHT = 1024
+# The authors' slim.layer_norm adds 1e-12 to the variance. GroupNorm's default 1e-5 is not
+# negligible here: the coarsest module sees area-averaged labels whose pre-norm variance is
+# near 1e-4, so 1e-5 would shrink its features by ~5 %.
+LAYER_NORM_EPS = 1e-12
 
 
 def scales(size: tuple[int, int]) -> list[tuple[int, int]]:
@@ -53,15 +57,36 @@ def default_num_outputs(size: tuple[int, int]) -> int:
     return 9 if size[0] <= 256 else 1
 
 
+class LayerNorm(nn.GroupNorm):
+    """slim.layer_norm: statistics over (C, H, W) per sample, a scale and shift per channel.
+
+    Always computed in fp32: under autocast the conv output may be bf16, whose variance
+    would round to zero in flat regions and, with ε = 1e-12, blow features up. The result
+    stays fp32 under autocast (the next conv casts it down itself).
+    """
+
+    def __init__(self, channels: int, eps: float = LAYER_NORM_EPS) -> None:
+        super().__init__(1, channels, eps=eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise `x` [B,C,H,W] in fp32."""
+        autocast = torch.is_autocast_enabled(x.device.type)
+        if x.dtype == torch.float32 and not autocast:
+            return F.group_norm(x, 1, self.weight, self.bias, self.eps)
+        with torch.autocast(x.device.type, enabled=False):
+            out = F.group_norm(x.float(), 1, self.weight.float(), self.bias.float(), self.eps)
+        return out if autocast else out.to(x.dtype)
+
+
 class RefinementModule(nn.Module):
     """3×3 conv → layer norm → LReLU(0.2), twice; convs before a norm carry no bias."""
 
-    def __init__(self, in_channels: int, channels: int) -> None:
+    def __init__(self, in_channels: int, channels: int, eps: float = LAYER_NORM_EPS) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, channels, 3, padding=1, bias=False)
-        self.norm1 = nn.GroupNorm(1, channels)
+        self.norm1 = LayerNorm(channels, eps)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.norm2 = nn.GroupNorm(1, channels)
+        self.norm2 = LayerNorm(channels, eps)
         for conv in (self.conv1, self.conv2):
             nn.init.xavier_uniform_(conv.weight)
 
@@ -72,10 +97,19 @@ class RefinementModule(nn.Module):
 
 
 class CRNGenerator(nn.Module):
-    """Label map [B,C,H,W] → k images [B,k,3,H,W], (x+1)/2 of a final 1×1 conv, unclipped."""
+    """Label map [B,C,H,W] → k images [B,k,3,H,W], (x+1)/2 of a final 1×1 conv, unclipped.
+
+    Output channel 3·i + c is colour c of image i; the authors' graph orders them c·k + i
+    (the same network up to that permutation of the 1×1 conv's filters).
+    """
 
     def __init__(
-        self, num_label_channels: int, size: tuple[int, int], width: float = 1.0, k: int = 9
+        self,
+        num_label_channels: int,
+        size: tuple[int, int],
+        width: float = 1.0,
+        k: int = 9,
+        norm_eps: float = LAYER_NORM_EPS,
     ) -> None:
         super().__init__()
         if num_label_channels < 1 or k < 1:
@@ -89,7 +123,7 @@ class CRNGenerator(nn.Module):
         blocks = []
         previous = 0
         for channels in self.channels:
-            blocks.append(RefinementModule(previous + num_label_channels, channels))
+            blocks.append(RefinementModule(previous + num_label_channels, channels, norm_eps))
             previous = channels
         self.blocks = nn.ModuleList(blocks)
         self.to_rgb = nn.Conv2d(previous, 3 * k, 1)

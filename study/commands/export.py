@@ -1,4 +1,4 @@
-"""`crnkit study export`: responses.csv (contract 5), study.json and participants.csv."""
+"""`crnkit study export`: responses.csv, study.json, participants.csv (docs/contracts.md, 5)."""
 
 from __future__ import annotations
 

@@ -110,7 +110,7 @@ def _participant_studies(rng, studies, people, per_person, mean):
 
 
 def test_participant_bootstrap_covers_about_95_percent_where_wilson_does_not():
-    from analysis.rates import proportion_intervals
+    from crnkit_common.proportions import independent_intervals as proportion_intervals
 
     rng = np.random.default_rng(2024)
     studies, people, per_person, truth = 200, 30, 10, 0.7

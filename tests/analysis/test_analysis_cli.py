@@ -110,7 +110,7 @@ def test_plan_command(capsys):
     args = ["analyze", "plan", "--rate", "0.6", "--power", "0.8", "--icc", "0.1"]
     assert cli.main([*args, "--per-participant", "11", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan["judgments_independent"] == 194 and plan["judgments"] == 388
+    assert plan["judgments_independent"] == 199 and plan["judgments"] == 398
 
 
 def test_help_has_examples(capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -92,12 +93,32 @@ def test_fast_floor_and_timing_switch(rows):
     assert len(result.kept) == 8
 
 
-def test_timing_tolerance_uses_measured_exposure(rows):
-    # 1001.5 ms measured on normal trials, 1040 ms on the flagged one; unlimited never fails.
+def test_timing_tolerance_adds_to_the_flag(rows):
+    # 1001.5 ms measured on normal trials, 1040 ms on the flagged one; unlimited has no target.
     tight = apply_exclusions(rows, default=ExclusionConfig(timing_tolerance_ms=1.0))
     assert _report(tight).loc["timing missed", "judgments_removed"] == 6  # all timed tests
+    # Within a loose tolerance the flagged trial still fails: the rule is "flag or tolerance".
     loose = apply_exclusions(rows, default=ExclusionConfig(timing_tolerance_ms=50.0))
-    assert _report(loose).loc["timing missed", "judgments_removed"] == 0
+    assert _report(loose).loc["timing missed", "judgments_removed"] == 1
+
+
+def test_a_flagged_unlimited_trial_fails_timing(rows):
+    unlimited = rows.index[(rows["exposure"] == "unlimited") & (rows["kind"] == "test")][0]
+    flagged = rows.assign(timing_ok=np.where(rows.index == unlimited, 0, rows["timing_ok"]))
+    before = _report(apply_exclusions(rows)).loc["timing missed", "judgments_removed"]
+    after = _report(apply_exclusions(flagged)).loc["timing missed", "judgments_removed"]
+    assert after == before + 1
+
+
+def test_timing_rule_reads_the_same_in_help_and_docs():
+    from pathlib import Path
+
+    from analysis.cli import _report_parser
+    from analysis.schema import TIMING_RULE
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "analysis.md"
+    assert TIMING_RULE in " ".join(docs.read_text(encoding="utf-8").split())
+    assert TIMING_RULE in " ".join(_report_parser("crnkit analyze").format_help().split())
 
 
 def test_settings_come_from_study_json_then_overrides():

@@ -70,7 +70,6 @@ def test_loading_the_same_export_twice_is_an_error(export_csv):
         ({"answered_at": "2024-05-01T09:00:00Z"}, "earlier than shown_at"),
         ({"shown_at": "yesterday"}, "shown_at is not an ISO-8601 time"),
         ({"kind": "catch"}, "catch rows (and only they)"),
-        ({"kind": "catch", "comparison": "catch"}, "catch rows must have method_a 'real'"),
     ],
 )
 def test_impossible_values_name_the_line(make_raw, change, message):

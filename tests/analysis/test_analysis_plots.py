@@ -54,7 +54,8 @@ def test_points_and_curves_show_the_focal_methods_rate():
     flipped = points[points["exposure"] == "unlimited"].iloc[0]
     assert (flipped["method"], flipped["versus"]) == ("crn", "encdec")
     assert flipped["rate"] == pytest.approx(1 - unlimited["rate"])
-    assert flipped["lo"] == pytest.approx(1 - unlimited["wilson_hi"])
+    assert flipped["lo"] == pytest.approx(1 - unlimited["hi"])
+    assert flipped["hi"] == pytest.approx(1 - unlimited["lo"])
     ax = fig.axes[0]
     ys = _points(ax)[KNOWN["encdec"]]
     assert np.sort(ys) == pytest.approx(np.sort(points["rate"].to_numpy()))

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from analysis.errors import AnalysisInputError
-from analysis.rates import adjust_pvalues, proportion_intervals, rate_table
+from analysis.rates import adjust_pvalues, family_statement, rate_table
+from crnkit_common.proportions import independent_intervals as proportion_intervals
 
 
 def test_wilson_and_clopper_pearson_97_of_100():
@@ -31,7 +32,7 @@ def test_wilson_and_clopper_pearson_0_of_20():
     assert ci["cp_lo"] == 0.0
     assert ci["cp_hi"] == pytest.approx(1 - 0.025 ** (1 / 20), abs=1e-9)  # 0.168433
     # Two-sided exact test: P(X <= 0) + P(X >= 20) at p = 0.5 = 2 / 2^20.
-    assert ci["p_value"] == pytest.approx(2 / 2**20, rel=1e-9)
+    assert ci["p_binomial"] == pytest.approx(2 / 2**20, rel=1e-9)
 
 
 def test_holm_adjustment_by_hand():
@@ -70,7 +71,7 @@ def _judgments(counts: dict[tuple[str, str], tuple[int, int]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_rate_table_orders_cells_and_adjusts_across_the_table():
+def test_rate_table_orders_cells_and_adjusts_within_each_exposure():
     counts = {
         ("crn_vs_pix2pix", "unlimited"): (97, 100),
         ("crn_vs_pix2pix", "125"): (55, 100),
@@ -88,9 +89,29 @@ def test_rate_table_orders_cells_and_adjusts_across_the_table():
     assert list(table["n"]) == [20, 100, 100, 100]
     assert table["rate"].tolist() == pytest.approx([0.0, 0.55, 0.70, 0.97])
     assert table.loc[3, "wilson_lo"] == pytest.approx(0.915481, abs=1e-6)
-    expected, _ = adjust_pvalues(table["p_value"].to_numpy(), "holm")
-    assert table["p_adjusted"].tolist() == pytest.approx(expected.tolist())
-    assert list(table["significant"]) == [True, False, True, True]
+    # The 1000 ms family holds two tests; 125 ms and unlimited are families of one.
+    at_1000 = table["exposure"] == "1000"
+    expected, _ = adjust_pvalues(table.loc[at_1000, "p_value"].to_numpy(), "holm")
+    assert table.loc[at_1000, "p_adjusted"].tolist() == pytest.approx(expected.tolist())
+    assert table.loc[~at_1000, "p_adjusted"].tolist() == table.loc[~at_1000, "p_value"].tolist()
+    assert table.loc[at_1000, "family"].tolist() == ["city / 1000 (2 tests)"] * 2
+    whole = rate_table(_judgments(counts), family="table")
+    expected, _ = adjust_pvalues(whole["p_value"].to_numpy(), "holm")
+    assert whole["p_adjusted"].tolist() == pytest.approx(expected.tolist())
+    assert "across the whole table; 4 tests" in family_statement(whole, "holm", 0.05, "table")
+
+
+def test_headline_columns_are_the_crossed_estimate_and_wider_than_wilson():
+    counts = {("crn_vs_pix2pix", "unlimited"): (70, 100)}
+    judgments = _judgments(counts)
+    # Ten people of ten judgments each: the first seven always chose crn, the last three never.
+    judgments["participant_id"] = [f"p{i // 10}" for i in range(100)]
+    row = rate_table(judgments).iloc[0]
+    assert row["lo"] < row["wilson_lo"] and row["hi"] > row["wilson_hi"]
+    assert row["deff"] > 5
+    assert (row["n_participants"], row["n_images"]) == (10, 5)
+    with pytest.raises(AnalysisInputError, match="unknown family"):
+        rate_table(judgments, family="everything")
 
 
 def test_wilson_and_clopper_pearson_cover_about_95_percent():

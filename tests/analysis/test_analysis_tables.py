@@ -17,7 +17,7 @@ from analysis.tables import (
 )
 
 COLUMNS = ["dataset", "comparison", "exposure", "method_a", "method_b", "n", "rate"]
-COLUMNS += ["wilson_lo", "wilson_hi"]
+COLUMNS += ["lo", "hi"]
 
 
 def _rates() -> pd.DataFrame:
@@ -48,13 +48,15 @@ def test_rates_are_reoriented_to_the_focal_method():
         focal_rates(_rates(), "vqvae")
     with pytest.raises(AnalysisInputError, match="was not computed"):
         focal_rates(_rates(), "crn", ci="two-way")
+    with pytest.raises(AnalysisInputError, match="was not computed"):
+        focal_rates(_rates(), "crn", ci="wilson")
 
 
 def test_datasets_as_columns_at_unlimited_renders_exactly():
     table = paper_table(focal_rates(_rates(), "crn"), "crn")  # auto: two data sets -> columns
     assert to_markdown(table) == (
         "How often crn was preferred over each method (unlimited); "
-        "Wilson score 95 % intervals.\n"
+        "participant x image (crossed) 95 % intervals.\n"
         "\n"
         "| crn vs. | city | nyu |\n"
         "|---|---:|---:|\n"
@@ -88,3 +90,49 @@ def test_chosen_exposure_and_latex_escaping():
     assert r"pix\_2\_pix & 80.0\,\% [71.0, 87.0] \\" in to_latex(table)  # nyu has no 1000 ms
     with pytest.raises(AnalysisInputError, match="no cells at exposure '250'"):
         paper_table(focal_rates(rates, "crn"), "crn", columns="dataset", exposure="250")
+
+
+def test_latex_table_compiles_with_booktabs(tmp_path):
+    import shutil
+    import subprocess
+
+    from analysis.tables import Presentation, latex_document
+
+    pdflatex = shutil.which("pdflatex")
+    assert pdflatex, "pdflatex is missing: run `make latex-deps` (scripts/ensure-latex.sh)"
+    shown = Presentation(labels={"pix2pix": "pix2pix & co_1 (50 %)"}, show_n=True)
+    table = paper_table(focal_rates(_rates(), "crn"), "crn", shown=shown)
+    (tmp_path / "table.tex").write_text(latex_document(table), encoding="utf-8")
+    done = subprocess.run(
+        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "table.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (tmp_path / "table.pdf").stat().st_size > 1000
+
+
+def test_labels_order_and_counts_from_the_spec():
+    from analysis.tables import Presentation
+
+    shown = Presentation(
+        labels={"crn": "CRN (ours)", "pix2pix": "Pix2pix"}, order=("encdec", "pix2pix"), show_n=True
+    )
+    table = paper_table(focal_rates(_rates(), "crn"), "crn", shown=shown)
+    assert list(table.cells.index) == ["encdec", "Pix2pix"]
+    assert table.corner == "CRN (ours) vs."
+    assert table.caption.startswith("How often CRN (ours) was preferred")
+    assert table.cells.loc["Pix2pix", "city"] == "97.0 % [95.1, 98.2] (n = 100)"
+
+
+def test_a_comparison_tested_only_at_timed_exposures_keeps_its_row():
+    timed_only = pd.DataFrame(
+        [("city", "crn_vs_real", "8000", "crn", "real", 90, 0.3, 0.2, 0.4, 0.01)],
+        columns=[*COLUMNS, "p_adjusted"],
+    )
+    rates = pd.concat([_rates(), timed_only], ignore_index=True)
+    table = paper_table(focal_rates(rates, "crn"), "crn", columns="dataset")
+    assert table.cells.loc["real @ 8000 ms", "city"] == "30.0 % [20.0, 40.0]"
+    assert table.cells.loc["pix2pix", "city"] == "97.0 % [95.1, 98.2]"

@@ -100,3 +100,37 @@ def test_unusable_size_is_a_one_line_error_before_training(data, capsys):
     err = capsys.readouterr().err
     assert "image size 16x64: both sides must be at least 32" in err
     assert not (data["root"] / "bad-size" / "last.pt").exists()
+
+
+def _generate(data, checkpoint, out, *extra):
+    argv = ["generate", "--checkpoint", str(checkpoint), "--splits", str(data["splits"])]
+    return cli.main([*argv, "--out", str(data["root"] / out), "--no-progress", *extra])
+
+
+def test_pix2pix_sets_record_dropout_at_generation(data):
+    assert train(data, "pix2pix", "dropout/run", 1, *TINY["pix2pix"]) == 0
+    ckpt = data["root"] / "dropout" / "run" / "last.pt"
+    assert _generate(data, ckpt, "dropout/on") == 0
+    assert _generate(data, ckpt, "dropout/again") == 0
+    assert _generate(data, ckpt, "dropout/seed1", "--seed", "1") == 0
+    assert _generate(data, ckpt, "dropout/off", "--dropout", "off") == 0
+    sets = {n: load_imageset(data["root"] / "dropout" / n) for n in ("on", "again", "seed1", "off")}
+    assert sets["on"].extra["test_dropout"] is True and sets["on"].extra["seed"] == 0
+    assert sets["seed1"].extra["seed"] == 1
+    assert sets["off"].extra["test_dropout"] is False and "seed" not in sets["off"].extra
+    assert sets["on"].sha256 == sets["again"].sha256  # the seed makes it reproducible
+    assert sets["on"].sha256 != sets["seed1"].sha256
+    assert sets["on"].sha256 != sets["off"].sha256
+
+
+def test_dropout_on_for_a_model_without_dropout_is_a_one_line_error(data, capsys):
+    assert train(data, "crn-l1", "nodropout/run", 1, *TINY["crn-l1"]) == 0
+    ckpt = data["root"] / "nodropout" / "run" / "last.pt"
+    assert _generate(data, ckpt, "nodropout/off", "--dropout", "off") == 0
+    assert "test_dropout" not in load_imageset(data["root"] / "nodropout" / "off").extra
+    capsys.readouterr()
+    assert _generate(data, ckpt, "nodropout/on", "--dropout", "on") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("model 'crn-l1' has no dropout to keep on at generation")
+    assert len(err.splitlines()) == 1
+    assert not (data["root"] / "nodropout" / "on").exists()

@@ -27,14 +27,32 @@ def build(name: str, size=(32, 64), channels: int = CHANNELS, **kw):
     return CRNL1Model(CRNL1Args(channels, size, width=1 / 64, **kw))
 
 
+def _raw(model, label):
+    """The network's own output, before `generate` maps it to images."""
+    if hasattr(model, "raw_images"):
+        return model.raw_images(label)
+    return model.generator(label)
+
+
 @pytest.mark.parametrize("name", ["encdec", "fullres", "crn-l1"])
 @pytest.mark.parametrize("size", [(32, 64), (64, 64), (128, 256)])
 def test_generate_gives_images_in_unit_range(name, size):
     model = build(name, size).eval()
+    # Scale the last layer up so that the raw output leaves [0, 1]: generate must bring it back.
     with torch.no_grad():
-        out = model.generate(make_batch(2, size)["label"])
+        last = [p for p in model.parameters() if p.ndim == 4][-1]
+        last.mul_(50.0)
+        label = make_batch(2, size)["label"]
+        # One image at a time, as generate runs models whose norm would mix a batch.
+        raw = torch.cat([_raw(model, label[i : i + 1]) for i in range(2)])
+        out = model.generate(label)
     assert out.shape == (2, model.num_outputs, 3, *size)
+    if name == "encdec":  # ends in tanh, mapped to [0, 1]: the raw images are already in range
+        assert float(raw.min()) >= 0.0 and float(raw.max()) <= 1.0
+    else:  # a linear last layer: without the clip these images would leave [0, 1]
+        assert float(raw.min()) < 0.0 or float(raw.max()) > 1.0
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    assert torch.allclose(out, raw.reshape(out.shape).clamp(0.0, 1.0), atol=1e-3)
     assert model.image_size == size
 
 
@@ -50,10 +68,11 @@ def test_a_few_steps_on_the_synthetic_set_reduce_the_loss(synthetic_batch, name)
     batch = synthetic_batch
     model = build(name, channels=batch["label"].shape[1])
     model.prepare_training()
-    if model.needs_calibration():
-        weights = model.calibrate([batch])
+    if model.calibration_due(0):
+        weights = model.calibrate([batch], 0)["layer_weights"]
         assert all(w > 0 for w in weights.values())
-        assert not model.needs_calibration()
+        assert not model.calibration_due(0)
+        assert model.metadata()["layer_weights"] == weights
     assert [p.name for p in model.phases()] == ["generator"]
     history = train_steps(model, batch, steps=15, lr_scale=20.0)
     assert history[-1]["generator_total"] < 0.9 * history[0]["generator_total"]
@@ -110,3 +129,16 @@ def test_cli_errors_are_one_line_user_errors():
         FullResModel.args_from_namespace(ns, FakeSplits())
     with pytest.raises(SystemExit):
         parse(EncDecModel, ["--width", "0"])
+
+
+def test_encdec_skips_are_offered_and_recorded():
+    plain, skipped = build("encdec"), build("encdec", skips=True)
+    assert not plain.generator.skips and skipped.generator.skips
+    sizes = [sum(p.numel() for p in m.generator.parameters()) for m in (plain, skipped)]
+    assert sizes[1] > sizes[0]  # the decoder's convs also read the skipped features
+    label = make_batch()["label"]
+    with torch.no_grad():
+        assert skipped.eval().generate(label).shape == (2, 1, 3, 32, 64)
+    ns = parse(EncDecModel, ["--vgg-weights", "random", "--skips"])
+    assert EncDecModel.args_from_namespace(ns, FakeSplits()).skips is True
+    assert EncDecModel.args_from_dict({**plain.args_to_dict()} | {"skips": True}).skips

@@ -122,14 +122,57 @@ def test_rgb_input_draws_the_label_colours(batch):
     assert torch.allclose(x.permute(0, 2, 3, 1), colours[idx])
 
 
-def test_generate_gives_one_image_in_unit_range_independent_of_the_batch(batch):
+@pytest.mark.parametrize("dropout", [True, False])
+def test_generate_gives_one_image_in_unit_range_independent_of_the_batch(batch, dropout):
     model = tiny().eval()
+    model.set_generation_dropout(dropout)
     with torch.no_grad():
+        torch.manual_seed(0)
         both = model.generate(batch["label"])
+        torch.manual_seed(0)
         first = model.generate(batch["label"][:1])
     assert both.shape == (2, 1, 3, 32, 64)
     assert float(both.min()) >= 0.0 and float(both.max()) <= 1.0
     assert torch.allclose(both[:1], first, atol=1e-6)
+
+
+def test_generate_maps_tanh_output_to_unit_range(batch):
+    # The generator ends in tanh ([-1, 1]); generate must map it to [0, 1], not merely clip.
+    model = tiny().eval()
+    model.set_generation_dropout(False)
+    with torch.no_grad():
+        raw = model.generator(model.label_input(batch["label"][:1]))
+        out = model.generate(batch["label"][:1])
+    assert float(raw.min()) < 0.0  # without the mapping, clipping would zero these pixels
+    assert torch.allclose(out[:, 0], (raw + 1) / 2, atol=1e-6)
+
+
+def test_generation_keeps_dropout_on_by_default_as_the_reference(batch):
+    model = tiny().eval()
+    assert model.generation_dropout() is True
+    with torch.no_grad():
+        torch.manual_seed(0)
+        a = model.generate(batch["label"])
+        torch.manual_seed(0)
+        again = model.generate(batch["label"])
+        torch.manual_seed(1)
+        other = model.generate(batch["label"])
+        model.set_generation_dropout(False)
+        off = model.generate(batch["label"])
+        plain = model.generator(model.label_input(batch["label"])[:1])  # eval: no dropout
+    assert torch.equal(a, again) and not torch.allclose(a, other)
+    assert not torch.allclose(a, off)
+    assert torch.allclose(off[:1, 0], plain.add(1).mul(0.5).clamp(0, 1), atol=1e-6)
+    assert model.generation_dropout() is False
+    assert not any(m.training for m in model.modules())  # dropout put back in eval mode
+
+
+def test_a_pix2pix_without_dropout_cannot_keep_it_on():
+    model = tiny(dropout=0.0)
+    assert model.generation_dropout() is None
+    model.set_generation_dropout(False)
+    with pytest.raises(UserError, match="no dropout"):
+        model.set_generation_dropout(True)
 
 
 def test_bad_args_are_rejected_with_clear_messages():

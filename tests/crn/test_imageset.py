@@ -1,4 +1,4 @@
-"""Contract 3: writing, loading and verifying image sets."""
+"""Contract 3 (docs/contracts.md): writing, loading and verifying image sets."""
 
 import json
 

@@ -105,11 +105,11 @@ def test_k1_is_masked_feature_matching():
 
 def test_calibration_sets_inverse_term_means():
     loss = _loss("auto")
-    assert loss.needs_calibration()
+    assert loss.calibration_due(0)
     real, fake = torch.rand(1, 3, 32, 64), torch.rand(1, 2, 3, 32, 64)
     label = _two_class_label(32, 64)
     weights = loss.calibrate([(fake, real, label)])
-    assert not loss.needs_calibration()
+    assert not loss.calibration_due(0)
     terms = loss(fake, real, label)
     for name in LOSS_LAYERS:
         assert weights[name] * float(terms[f"p_{name}"]) == pytest.approx(1.0, rel=1e-4)
@@ -117,8 +117,11 @@ def test_calibration_sets_inverse_term_means():
 
 def test_layer_weight_specs():
     assert parse_layer_weights("auto") is None
-    assert parse_layer_weights("authors") == AUTHORS_LAYER_WEIGHTS
-    assert pytest.approx((1, 1 / 1.6, 1 / 2.3, 1 / 1.8, 1 / 2.8, 10 / 0.8)) == AUTHORS_LAYER_WEIGHTS
+    p256 = (1, 1 / 1.6, 1 / 2.3, 1 / 1.8, 1 / 2.8, 10 / 0.8)  # demo_256p.py
+    p512 = (1, 1 / 2.6, 1 / 4.8, 1 / 3.7, 1 / 5.6, 10 / 1.5)  # demo_512p.py, demo_1024p.py
+    assert parse_layer_weights("authors-256p") == pytest.approx(p256)
+    assert parse_layer_weights("authors-512p") == pytest.approx(p512)
+    assert parse_layer_weights("authors") == AUTHORS_LAYER_WEIGHTS["authors-256p"]  # old runs
     assert parse_layer_weights(PIXELS_ONLY) == (1, 0, 0, 0, 0, 0)
     for bad in ("1,2", "a,b,c,d,e,f", "1,1,1,1,1,-1"):
         with pytest.raises(UserError, match="--layer-weights"):
@@ -139,7 +142,7 @@ def test_default_weights_depend_on_the_vgg_file(tmp_path):
     mat = tmp_path / "imagenet-vgg-verydeep-19.mat"
     mat.write_bytes(b"x")
     args = perceptual_args_from_namespace(_namespace("--vgg-weights", str(mat)))
-    assert args.layer_weights == "authors"
+    assert args.layer_weights == "authors-256p"  # no size: the paper's main setting
     calib = tmp_path / "weights.json"
     values = dict(zip(LOSS_LAYERS, range(1, 7), strict=True))
     calib.write_text(json.dumps({"layer_weights": values}))
@@ -161,3 +164,55 @@ def test_memory_saving_gradient_matches_autograd():
     ours = torch.autograd.grad(masked_errors(real, fake, masks), fake, grad)[0]
     plain = torch.autograd.grad(_masked_errors(real, fake, masks), fake, grad)[0]
     assert torch.allclose(ours, plain)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [((64, 128), "authors-256p"), ((256, 512), "authors-256p"), ((512, 1024), "authors-512p")],
+)
+def test_authors_weights_follow_the_image_size(tmp_path, size, expected):
+    mat = tmp_path / "imagenet-vgg-verydeep-19.mat"
+    mat.write_bytes(b"x")
+    for argv in (
+        ("--vgg-weights", str(mat)),
+        ("--vgg-weights", "random", "--layer-weights", "authors"),
+    ):
+        ns = _namespace(*argv)
+        ns.size = size
+        assert perceptual_args_from_namespace(ns).layer_weights == expected
+    ns = _namespace("--vgg-weights", "random", "--layer-weights", "authors-256p")
+    ns.size = (1024, 2048)
+    assert perceptual_args_from_namespace(ns).layer_weights == "authors-256p"  # explicit wins
+
+
+def test_calibrate_at_a_later_step_replaces_interim_weights():
+    loss = PerceptualLoss(PerceptualArgs("random", layer_weights="auto", calibrate_at=5))
+    loss.load_vgg()
+    assert loss.calibration_due(0) and not loss.calibration_due(3)
+    real, fake = torch.rand(1, 3, 32, 64), torch.rand(1, 2, 3, 32, 64)
+    label = _two_class_label(32, 64)
+    interim = loss.calibrate([(fake, real, label)], final=False)
+    assert not loss.calibration_due(0) and loss.calibration_due(5)
+    assert loss.metadata()["layer_weights_calibrated_at"] == 0
+    assert not loss.metadata()["layer_weights_fixed"]
+    final = loss.calibrate([(fake * 0.5, real, label)], final=True)
+    assert final != interim and not loss.calibration_due(5)
+    meta = loss.metadata()
+    assert meta["layer_weights"] == final and meta["layer_weights_fixed"]
+    assert meta["layer_weights_calibrated_at"] == 5 and meta["layer_weights_spec"] == "auto"
+
+
+def test_explicit_weights_are_fixed_unless_recomputed_later():
+    fixed = PerceptualLoss(PerceptualArgs("random", layer_weights="authors-512p"))
+    assert not any(fixed.calibration_due(s) for s in (0, 1, 100))
+    assert fixed.metadata()["layer_weights_calibrated_at"] is None
+    later = PerceptualLoss(PerceptualArgs("random", layer_weights="authors-256p", calibrate_at=3))
+    assert not later.calibration_due(0) and later.calibration_due(3)
+    assert later.metadata()["layer_weights"]["conv5_2"] == pytest.approx(12.5)
+
+
+def test_negative_calibration_step_is_refused():
+    with pytest.raises(UserError, match="--calibrate-at -1"):
+        perceptual_args_from_namespace(
+            _namespace("--vgg-weights", "random", "--calibrate-at", "-1")
+        )

@@ -1,4 +1,4 @@
-"""Contract 4: study.toml parsing, defaults, normalisation and exact error messages."""
+"""Contract 4 (docs/contracts.md): study.toml parsing, defaults, normalisation, exact errors."""
 
 from __future__ import annotations
 
@@ -174,7 +174,7 @@ EXPOSURE = 'expected a positive number of milliseconds or "unlimited"'
             "colour",
             "red",
             "colour: unknown key (expected one of: study, sets, comparisons, "
-            "practice, catch, exclusion, platform, display)",
+            "practice, catch, exclusion, platform, display, report)",
         ),
     ],
 )

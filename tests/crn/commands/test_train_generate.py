@@ -183,7 +183,8 @@ def test_init_from_a_lower_resolution_run(trained_run, synth_splits, tmp_path):
         "random",
         "--init-from",
         str(trained_run / "last.pt"),
-        "--train-only-new",
+        "--train-modules",
+        "new",
     )
     assert cli.main(argv) == 0
     low = load_checkpoint(trained_run / "last.pt").weights

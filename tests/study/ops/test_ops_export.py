@@ -1,4 +1,7 @@
-"""`crnkit study export`: responses.csv in contract-5 order, study.json, participants.csv."""
+"""`crnkit study export`: responses.csv in contract-5 order, study.json, participants.csv.
+
+The formats are described in docs/contracts.md.
+"""
 
 from __future__ import annotations
 
@@ -132,3 +135,20 @@ def _second_spec(tmp_path: Path) -> Path:
     path = tmp_path / "second.toml"
     path.write_text(text)
     return path
+
+
+def test_export_view_and_analysis_loader_share_one_column_list(answered_app):
+    """The database view and `crnkit analyze` read the columns from crnkit_common.responses."""
+    from sqlalchemy import inspect
+
+    from analysis.load import read_responses_db, validate_responses
+    from analysis.schema import COLUMNS as ANALYSIS_COLUMNS
+    from crnkit_common.responses import COLUMNS
+
+    app, done = answered_app
+    engine = runtime(app).engine
+    view = [c["name"] for c in inspect(engine).get_columns("responses_export")]
+    assert tuple(view) == COLUMNS == EXPORT_COLUMNS == ANALYSIS_COLUMNS
+    url = f"sqlite:///{_db_path(app)}"
+    frame = validate_responses(read_responses_db(url), url)
+    assert len(frame) == sum(p["answered"] for p in done)

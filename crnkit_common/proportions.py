@@ -188,17 +188,25 @@ def effective_df(sigma2: np.ndarray, design: CrossedDesign) -> float:
 
 
 def two_way_variance(y: np.ndarray, design: CrossedDesign) -> tuple[float, float | None]:
-    """The two-way cluster-robust variance of the mean; a one-way fallback's df if it was <= 0."""
+    """The two-way cluster-robust variance of the mean; a one-way fallback's df if it was <= 0.
+
+    Each cluster's squared residual total is scaled by 1 / (1 - n_g / n), the bias-reduced
+    ("CR2") correction of Bell & McCaffrey (2002) for a mean: with equal clusters it is the
+    usual G / (G - 1), and it weighs large clusters, whose residuals the mean absorbs, more.
+    """
     n = design.n
-    sums = cluster_sums_of_squares(y, design) / n**2
-    groups = np.array([len(design.n_p), len(design.m_i)], dtype=np.float64)
-    one_way = sums[:2] * groups / (groups - 1)
-    variance = one_way.sum() - sums[2]
+    e = y - y.mean()
+    parts = []
+    for codes, sizes in ((design.participant, design.n_p), (design.image, design.m_i)):
+        totals = np.bincount(codes, e, minlength=len(sizes))
+        parts.append(float((totals**2 / (1 - sizes / n)).sum()) / n**2)
+    pair = float((np.bincount(design.pair, e) ** 2 / (1 - design.c / n)).sum()) / n**2
+    variance = parts[0] + parts[1] - pair
     if variance > 0:
         return float(variance), None
     # Negative two-way estimates happen with almost no clustering; the larger one-way one is safe.
-    pick = int(np.argmax(one_way))
-    return float(one_way[pick]), float(groups[pick] - 1)
+    pick = int(np.argmax(parts))
+    return parts[pick], float(len(design.n_p if pick == 0 else design.m_i) - 1)
 
 
 def _no_spread(rate: float, n: int, units: int, level: float, null: float) -> tuple:
@@ -236,7 +244,9 @@ def crossed_proportion(
         few = "participant" if people < 2 else "image"
         return _nan_estimate(rate, n, people, images, f"only one {few}: no interval")
     sigma2 = variance_components(y, design)
-    parts = dict(var_participant=sigma2[0], var_image=sigma2[1], var_residual=sigma2[2])
+    parts = dict(
+        zip(("var_participant", "var_image", "var_residual"), map(float, sigma2), strict=True)
+    )
     head = dict(rate=rate, n=n, n_participants=people, n_images=images, **parts)
     if rate in (0.0, 1.0):
         lo, hi, p = _no_spread(rate, n, min(people, images), level, null)
@@ -260,6 +270,33 @@ def crossed_proportion(
     )
 
 
+def independent_intervals(
+    k, n, level: float = 0.95, null: float = 0.5, test: bool = True
+) -> dict[str, np.ndarray | float]:
+    """Wilson and Clopper-Pearson intervals and the exact binomial test, judgments independent.
+
+    Wilson (1927) and Clopper & Pearson (1934) via statsmodels' `proportion_confint`, for one
+    count or arrays of them; the exact test via `scipy.stats.binomtest` (skipped if not `test`).
+    They are right only when every judgment is independent, e.g. one judgment per person.
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    k_arr, n_arr = np.asarray(k), np.asarray(n)
+    wilson = proportion_confint(k_arr, n_arr, alpha=1 - level, method="wilson")
+    exact = proportion_confint(k_arr, n_arr, alpha=1 - level, method="beta")
+    out = dict(zip(("wilson_lo", "wilson_hi", "cp_lo", "cp_hi"), (*wilson, *exact), strict=True))
+    if test:
+        pairs = np.broadcast_arrays(k_arr, n_arr)
+        p = [
+            stats.binomtest(int(a), int(b), p=null).pvalue
+            for a, b in zip(*map(np.ravel, pairs), strict=True)
+        ]
+        out["p_binomial"] = np.reshape(p, pairs[0].shape)
+    if np.ndim(k_arr) == 0 and np.ndim(n_arr) == 0:
+        return {key: float(value) for key, value in out.items()}
+    return out
+
+
 def crossed_rates(
     frame: pd.DataFrame,
     by: Sequence[str],
@@ -274,7 +311,7 @@ def crossed_rates(
     images = _key(frame, image)
     values = frame[y].to_numpy(dtype=np.float64)
     rows = []
-    for keys, idx in frame.groupby(list(by), sort=False).indices.items():
+    for keys, idx in frame.groupby(list(by), sort=True).indices.items():
         keys = keys if isinstance(keys, tuple) else (keys,)
         est = crossed_proportion(values[idx], people[idx], images[idx], level, null)
         rows.append(dict(zip(by, keys, strict=True)) | est.as_dict())
