@@ -36,7 +36,8 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from analysis.bootstrap import BootstrapConfig, cluster_weights, percentile_interval, strata_members
+from analysis.bootstrap import BootstrapConfig, percentile_interval
+from analysis.codes import DatasetCodes, dataset_codes, resampling_weights
 from analysis.psychometric import (
     CHANCE,
     EDGE,
@@ -46,9 +47,10 @@ from analysis.psychometric import (
     fit_curve,
     fit_stack,
 )
-from analysis.schema import PARTICIPANT_KEYS, UNLIMITED, exposure_order
+from analysis.schema import UNLIMITED
 
 MIN_EXPOSURES = 3
+GRID_POINTS = 60
 FEW_PARTICIPANTS = 10
 LABEL_KEYS = ["dataset", "comparison", "method", "versus"]
 FIT_COLUMNS = [*LABEL_KEYS, "n", "n_participants", "n_exposures", "asymptote", "asymptote_lo"]
@@ -76,52 +78,51 @@ class TimedCounts:
 
     exposures: list[str]
     x: np.ndarray  # log2 ms per exposure
-    n: np.ndarray  # (participants, exposures)
+    n: np.ndarray  # (participants of the data set, exposures)
     k: np.ndarray
-    strata: np.ndarray  # study code per participant
 
     @property
     def totals(self) -> tuple[np.ndarray, np.ndarray]:
         """n and k per exposure, summed over participants."""
         return self.n.sum(axis=0), self.k.sum(axis=0)
 
+    @property
+    def participants(self) -> int:
+        """Participants with at least one timed judgment in this comparison."""
+        return int((self.n.sum(axis=1) > 0).sum())
 
-def orient(rows: pd.DataFrame, focal: str | None) -> tuple[str, str, np.ndarray]:
+
+def orient(codes: DatasetCodes, mask: np.ndarray, focal: str | None) -> tuple[str, str, np.ndarray]:
     """(modelled method, other method, 1 where the modelled method was chosen) for one pair."""
-    first = rows.iloc[0]
-    a, b = str(first["method_a"]), str(first["method_b"])
-    chose_a = rows["chose_a"].to_numpy(dtype=np.float64)
+    first = np.flatnonzero(mask)[0]
+    a, b = codes.methods[codes.method_a[first]], codes.methods[codes.method_b[first]]
     if focal is not None and b == focal:
-        return b, a, 1.0 - chose_a
-    return a, b, chose_a
+        return b, a, 1.0 - codes.chose_a
+    return a, b, codes.chose_a
 
 
-def timed_counts(rows: pd.DataFrame, y: np.ndarray) -> TimedCounts:
-    """Per participant x exposure counts of the timed rows (`y` aligned with `rows`)."""
-    exposures = exposure_order(rows["exposure"])
-    col = pd.Categorical(rows["exposure"], categories=exposures).codes.astype(np.int64)
-    person = rows.groupby(PARTICIPANT_KEYS, sort=True).ngroup().to_numpy()
-    people = int(person.max()) + 1
-    flat = person * len(exposures) + col
-    size = people * len(exposures)
-    n = np.bincount(flat, minlength=size).reshape(people, -1).astype(np.float64)
-    k = np.bincount(flat, weights=y, minlength=size).reshape(people, -1)
-    keys = rows[PARTICIPANT_KEYS].drop_duplicates().sort_values(PARTICIPANT_KEYS)
-    x = np.log2([float(e) for e in exposures])
-    return TimedCounts(exposures, x, n, k, pd.factorize(keys["study_id"])[0])
+def timed_counts(codes: DatasetCodes, mask: np.ndarray, y: np.ndarray) -> TimedCounts:
+    """Per participant x timed exposure counts of the judgments in `mask` (`y` per judgment)."""
+    timed = mask & codes.timed()
+    used = np.unique(codes.exposure[timed])
+    exposures = [codes.exposures[i] for i in used]
+    width = len(used)
+    flat = codes.person[timed] * width + np.searchsorted(used, codes.exposure[timed])
+    size = codes.people * width
+    n = np.bincount(flat, minlength=size).reshape(codes.people, width).astype(np.float64)
+    k = np.bincount(flat, weights=y[timed], minlength=size).reshape(codes.people, width)
+    x = np.log2([float(e) for e in exposures]) if exposures else np.zeros(0)
+    return TimedCounts(exposures, x, n, k)
 
 
 def bootstrap_curves(
-    counts: TimedCounts, theta: np.ndarray, cfg: BootstrapConfig
+    counts: TimedCounts, theta: np.ndarray, weights: np.ndarray, batch: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Refitted parameters (R, 3) and observed rates (R, E) over participant resamples."""
-    rng = np.random.default_rng(cfg.seed)
-    members = strata_members(counts.strata)
     bounds = curve_bounds(counts.x)
     draws, rates = [], []
-    for start in range(0, cfg.n_resamples, cfg.batch):
-        size = min(cfg.batch, cfg.n_resamples - start)
-        w = cluster_weights(rng, members, len(counts.strata), size).astype(np.float64)
+    for start in range(0, len(weights), batch):
+        w = weights[start : start + batch].astype(np.float64)
         n, k = w @ counts.n, w @ counts.k
         params, _ = fit_stack(n, k, counts.x, theta, bounds)
         draws.append(params)
@@ -210,20 +211,20 @@ def _halfway(fit: CurveFit, counts: TimedCounts, level: float) -> tuple[float, f
     return float(2.0**m), lo, hi
 
 
-def fit_comparison(counts: TimedCounts, cfg: BootstrapConfig) -> CurveFit:
+def fit_comparison(counts: TimedCounts, weights: np.ndarray | None, batch: int) -> CurveFit:
     """Point estimate, participant-bootstrap draws and notes for one comparison's counts."""
     n, k = counts.totals
     theta, converged = fit_curve(n, k, counts.x)
     notes = [] if converged else ["the likelihood maximisation did not converge"]
-    people = len(counts.strata)
-    if people < 2:
+    people = counts.participants
+    if people < 2 or weights is None:
         notes.append("only one participant: no interval")
         return CurveFit(theta, None, None, curve_bounds(counts.x), notes)
     if people < FEW_PARTICIPANTS:
         notes.append(
             f"only {people} participants: bootstrap intervals over so few people run short"
         )
-    draws, rates = bootstrap_curves(counts, theta, cfg)
+    draws, rates = bootstrap_curves(counts, theta, weights, batch)
     return CurveFit(theta, draws, rates, curve_bounds(counts.x), notes)
 
 
@@ -266,77 +267,99 @@ def _band(counts: TimedCounts, fit: CurveFit, level: float, points: int) -> pd.D
 
 
 def residual_rows(
-    rows: pd.DataFrame, y: np.ndarray, theta: np.ndarray | None
+    codes: DatasetCodes, mask: np.ndarray, y: np.ndarray, theta: np.ndarray | None
 ) -> list[dict[str, object]]:
     """Observed vs fitted rate, n and Pearson residual per exposure ("unlimited": not fitted)."""
-    frame = rows[["exposure", "study_id", "participant_id"]].assign(y=y)
+    size = len(codes.exposures)
+    exposure = codes.exposure[mask]
+    n = np.bincount(exposure, minlength=size)
+    k = np.bincount(exposure, weights=y[mask], minlength=size)
+    pairs = np.unique(exposure * codes.people + codes.person[mask])
+    people = np.bincount(pairs // codes.people, minlength=size)
     out = []
-    for exposure in exposure_order(frame["exposure"]):
-        part = frame[frame["exposure"] == exposure]
-        n, observed = len(part), float(part["y"].mean())
-        timed = exposure != UNLIMITED and theta is not None
-        fitted = float(curve(theta, np.log2([float(exposure)]))[0]) if timed else float("nan")
-        variance = float(sm.families.Binomial().variance(fitted)) / n if timed else 0.0
-        resid = (observed - fitted) / np.sqrt(variance) if timed and variance > 0 else np.nan
-        people = part.groupby(["study_id", "participant_id"]).ngroups
+    for i in np.flatnonzero(n):
+        key, observed = codes.exposures[i], float(k[i] / n[i])
+        timed = key != UNLIMITED and theta is not None
+        fitted = float(curve(theta, np.log2([float(key)]))[0]) if timed else float("nan")
+        variance = float(sm.families.Binomial().variance(fitted)) / n[i] if timed else 0.0
+        resid = (observed - fitted) / np.sqrt(variance) if variance > 0 else float("nan")
         out.append(
-            {"exposure": exposure, "n": n, "n_participants": people, "observed": observed}
-            | {"fitted": fitted, "pearson_resid": float(resid), "in_fit": bool(timed)}
+            {"exposure": key, "n": int(n[i]), "n_participants": int(people[i])}
+            | {"observed": observed, "fitted": fitted, "pearson_resid": float(resid)}
+            | {"in_fit": bool(timed)}
         )
     return out
 
 
-def _no_curve_row(counts: TimedCounts | None, reason: str) -> dict[str, object]:
+def _no_curve_row(counts: TimedCounts, reason: str) -> dict[str, object]:
     row = dict.fromkeys(FIT_COLUMNS, float("nan"))
-    if counts is not None:
-        n, _ = counts.totals
-        row |= {"n": int(n.sum()), "n_participants": len(counts.strata)}
-        row["n_exposures"] = len(counts.exposures)
-    else:
-        row |= {"n": 0, "n_participants": 0, "n_exposures": 0}
-    return row | {"df_resid": 0, "note": reason}
-
-
-def _one_comparison(rows: pd.DataFrame, y: np.ndarray, cfg: BootstrapConfig, points: int):
-    """(fit row, residual rows, band or None) for one comparison's judgments."""
-    timed = (rows["exposure"] != UNLIMITED).to_numpy()
-    counts = timed_counts(rows[timed], y[timed]) if timed.any() else None
-    if counts is None or len(counts.exposures) < MIN_EXPOSURES:
-        have = 0 if counts is None else len(counts.exposures)
-        reason = f"{have} timed exposure(s); a curve needs at least {MIN_EXPOSURES}: no curve"
-        return _no_curve_row(counts, reason), residual_rows(rows, y, None), None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        fit = fit_comparison(counts, cfg)
-        level = expanded_level(cfg.level, len(counts.strata))
-        row = _fit_row(counts, fit, level)
-        band = _band(counts, fit, level, points)
     n, _ = counts.totals
-    row |= {"n": int(n.sum()), "n_participants": len(counts.strata)}
+    row |= {"n": int(n.sum()), "n_participants": counts.participants}
+    return row | {"n_exposures": len(counts.exposures), "df_resid": 0, "note": reason}
+
+
+def _one_comparison(
+    codes: DatasetCodes, mask: np.ndarray, y: np.ndarray, weights, cfg: BootstrapConfig
+):
+    """(fit row, residual rows, band or None) for one comparison's judgments."""
+    counts = timed_counts(codes, mask, y)
+    if len(counts.exposures) < MIN_EXPOSURES:
+        reason = (
+            f"{len(counts.exposures)} timed exposure(s); a curve needs at least "
+            f"{MIN_EXPOSURES}: no curve"
+        )
+        return _no_curve_row(counts, reason), residual_rows(codes, mask, y, None), None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fit = fit_comparison(counts, weights, cfg.batch)
+            level = expanded_level(cfg.level, counts.participants)
+            row = _fit_row(counts, fit, level)
+            band = _band(counts, fit, level, GRID_POINTS)
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as err:
+        # Numerical trouble in one comparison is reported there; the others still get curves.
+        reason = f"the curve could not be fitted ({type(err).__name__}: {err})"
+        return _no_curve_row(counts, reason), residual_rows(codes, mask, y, None), None
+    n, _ = counts.totals
+    row |= {"n": int(n.sum()), "n_participants": counts.participants}
     row |= {"n_exposures": len(counts.exposures), "note": "; ".join(fit.notes)}
-    return row, residual_rows(rows, y, fit.theta), band
+    return row, residual_rows(codes, mask, y, fit.theta), band
 
 
-def fit_exposure_curves(
-    judgments: pd.DataFrame,
-    cfg: BootstrapConfig | None = None,
-    focal: str | None = None,
-    grid_points: int = 60,
-) -> ExposureCurves:
-    """Psychometric fits of P(focal chosen) on log2 exposure per data set x comparison."""
-    cfg = cfg or BootstrapConfig()
-    fits, residuals, bands, notes = [], [], [], []
-    for (dataset, comparison), rows in judgments.groupby(["dataset", "comparison"], sort=True):
-        method, versus, y = orient(rows, focal)
-        head = {"dataset": dataset, "comparison": comparison, "method": method}
-        head["versus"] = versus
-        row, resid, band = _one_comparison(rows, y, cfg, grid_points)
+def _dataset_curves(rows: pd.DataFrame, cfg: BootstrapConfig, focal: str | None):
+    """(fit rows, residual rows, bands) of one data set's comparisons."""
+    codes = dataset_codes(rows)
+    weights = resampling_weights(codes, cfg) if codes.people > 1 else None
+    fits, residuals, bands = [], [], []
+    for c, comparison in enumerate(codes.comparisons):
+        mask = codes.comparison == c
+        method, versus, y = orient(codes, mask, focal)
+        head = {"dataset": rows["dataset"].iloc[0], "comparison": comparison}
+        head |= {"method": method, "versus": versus}
+        row, resid, band = _one_comparison(codes, mask, y, weights, cfg)
         fits.append(head | row)
         residuals += [head | r for r in resid]
         if band is not None:
             bands.append(band.assign(**head))
-        if row["note"]:
-            notes.append(f"{dataset} / {method} vs {versus} (exposure curve): {row['note']}")
+    return fits, residuals, bands
+
+
+def fit_exposure_curves(
+    judgments: pd.DataFrame, cfg: BootstrapConfig | None = None, focal: str | None = None
+) -> ExposureCurves:
+    """Psychometric fits of P(focal chosen) on log2 exposure per data set x comparison."""
+    cfg = cfg or BootstrapConfig()
+    fits, residuals, bands = [], [], []
+    for _, rows in judgments.groupby("dataset", sort=True):
+        more = _dataset_curves(rows, cfg, focal)
+        fits += more[0]
+        residuals += more[1]
+        bands += more[2]
+    notes = [
+        f"{f['dataset']} / {f['method']} vs {f['versus']} (exposure curve): {f['note']}"
+        for f in fits
+        if f["note"]
+    ]
     return ExposureCurves(
         fits=pd.DataFrame(fits, columns=FIT_COLUMNS),
         residuals=pd.DataFrame(residuals, columns=RESIDUAL_COLUMNS),

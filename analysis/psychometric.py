@@ -14,11 +14,11 @@ parameter's) and `a` and `m` keep their meaning when the curve falls instead of 
 two shapes differ far less than sampling error over the exposures a study tests (Wichmann &
 Hill 2001).
 
-Maximum likelihood on binomial counts per exposure, with `scipy.optimize.minimize` (L-BFGS-B,
-analytic gradient) inside bounds: a in [0, 1], m within four doublings of the tested range,
-s between 0.1 and the tested range. Many problems (bootstrap resamples, starting points) are
-fitted in one call: they share no parameters, so minimising the sum of their objectives
-solves each of them.
+Maximum likelihood on binomial counts per exposure, inside bounds: a in [0, 1], m within four
+doublings of the tested range, s between 0.1 and the tested range. Many problems (bootstrap
+resamples, starting points) are fitted at once by Levenberg-Marquardt-damped Fisher scoring
+with the analytic score and information (`fit_stack`); the point estimate is the best of a
+grid of starts, polished and checked by `scipy.optimize.minimize` (L-BFGS-B) (`fit_curve`).
 """
 
 from __future__ import annotations
@@ -65,26 +65,6 @@ def curve(params: np.ndarray, x: np.ndarray) -> np.ndarray:
     params = np.asarray(params, dtype=np.float64)
     a, m, s = (params[..., i, None] for i in range(3))
     return CHANCE + (a - CHANCE) * expit((np.asarray(x) - m) / s)
-
-
-def _objective(flat: np.ndarray, n: np.ndarray, k: np.ndarray, x: np.ndarray):
-    params = flat.reshape(-1, 3)
-    a, m, s = (params[:, i, None] for i in range(3))
-    z = (x - m) / s
-    f = expit(z)
-    p = np.clip(CHANCE + (a - CHANCE) * f, EDGE, 1 - EDGE)
-    nll = -float((xlogy(k, p) + xlogy(n - k, 1 - p)).sum())
-    dp = -(k / p - (n - k) / (1 - p))  # d nll / d p
-    slope = (a - CHANCE) * f * (1 - f)
-    grad = np.stack(
-        [
-            (dp * f).sum(axis=1),
-            (dp * -slope / s).sum(axis=1),
-            (dp * -slope * z / s).sum(axis=1),
-        ],
-        axis=1,
-    )
-    return nll, grad.ravel()
 
 
 def _score_info(theta: np.ndarray, n: np.ndarray, k: np.ndarray, x: np.ndarray):
@@ -196,4 +176,13 @@ def fit_curve(n: np.ndarray, k: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, 
         bounds=bounds.as_list(1),
         options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-6},
     )
-    return result.x, bool(result.success)
+    return result.x, bool(result.success) or _stationary(result.x, n, k, x, bounds)
+
+
+def _stationary(theta: np.ndarray, n: np.ndarray, k: np.ndarray, x: np.ndarray, bounds) -> bool:
+    """Whether the score vanishes except where a bound holds a parameter (line-search stops)."""
+    _, score, _ = _score_info(theta[None], n[None], k[None], x)
+    lower = np.array([0.0, bounds.m_lo, bounds.s_lo])
+    upper = np.array([1.0, bounds.m_hi, bounds.s_hi])
+    held = ((theta <= lower) & (score[0] < 0)) | ((theta >= upper) & (score[0] > 0))
+    return bool(np.all(held | (np.abs(score[0]) < 1e-4 * (1 + n.sum()))))

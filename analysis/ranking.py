@@ -8,9 +8,9 @@
   1993; `analysis.bradley_terry`): finite even when a method never loses, equal to maximum
   likelihood up to O(1/n) otherwise. A plain ridge made such a strength finite at a value the
   ridge alone set, with an interval as tight as the ridge ([6.85, 6.90]).
-- Intervals, when every method both won and lost somewhere in the stratum's win graph (it is
-  strongly connected, so maximum likelihood exists): percentile bootstrap over participants
-  resampled within each study, refitting the stratum in every resample.
+- Intervals, when the stratum's win graph ("i beat j at least once") is strongly connected,
+  so that maximum likelihood exists: percentile bootstrap over participants resampled within
+  each study, refitting the stratum in every resample.
 - Separation (the win graph is not strongly connected: some method, or group, never lost or
   never won against the rest): resampling cannot show how large the gap may be, since every
   resample is separated too. Every method of the stratum then gets a profile penalised-
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from analysis.bootstrap import BootstrapConfig, cluster_weights, percentile_interval, strata_members
+from analysis.bootstrap import BootstrapConfig, percentile_interval
 from analysis.bradley_terry import (
     fit_bradley_terry,
     information,
@@ -36,34 +36,30 @@ from analysis.bradley_terry import (
     profile_interval,
     win_components,
 )
-from analysis.schema import PARTICIPANT_KEYS, exposure_order
+from analysis.codes import DatasetCodes, dataset_codes, resampling_weights
 
 COLUMNS = ["dataset", "exposure", "method", "rank", "strength", "strength_lo", "strength_hi"]
 COLUMNS += ["interval", "p_beats_average", "judgments", "wins", "losses", "separated", "note"]
 
 
-def _pair_counts(rows: pd.DataFrame, methods: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Per participant x ordered (winner, loser) pair counts, and participant strata."""
-    index = {m: i for i, m in enumerate(methods)}
-    winner = rows["chosen_method"].map(index).to_numpy()
-    other = np.where(rows["chose_a"].to_numpy() == 1, rows["method_b"], rows["method_a"])
-    loser = pd.Series(other, index=rows.index).map(index).to_numpy()
-    people = rows.groupby(PARTICIPANT_KEYS, sort=True).ngroup().to_numpy()
-    m = len(methods)
-    n_people = int(people.max()) + 1
-    flat = people * m * m + winner * m + loser
-    counts = np.bincount(flat, minlength=n_people * m * m).reshape(n_people, m * m)
-    pkeys = rows[PARTICIPANT_KEYS].drop_duplicates().sort_values(PARTICIPANT_KEYS)
-    return counts.astype(np.float32), pd.factorize(pkeys["study_id"])[0], m
+def stratum_counts(codes: DatasetCodes, mask: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Per participant x ordered (winner, loser) pair counts (people x M*M) of one stratum."""
+    a, b = codes.method_a[mask], codes.method_b[mask]
+    present = np.unique(np.concatenate([a, b]))
+    local = np.full(len(codes.methods), -1, dtype=np.int64)
+    local[present] = np.arange(len(present))
+    chose_a = codes.chose_a[mask] == 1
+    winner, loser = local[np.where(chose_a, a, b)], local[np.where(chose_a, b, a)]
+    m = len(present)
+    flat = codes.person[mask] * m * m + winner * m + loser
+    counts = np.bincount(flat, minlength=codes.people * m * m).reshape(codes.people, m * m)
+    return counts.astype(np.float32), [codes.methods[i] for i in present]
 
 
-def bootstrap_strengths(
-    counts: np.ndarray, strata: np.ndarray, m: int, theta: np.ndarray, cfg: BootstrapConfig
-) -> np.ndarray:
-    """Firth strengths (R, M) refitted on participant resamples (within studies)."""
-    rng = np.random.default_rng(cfg.seed)
-    wins = cluster_weights(rng, strata_members(strata), len(strata), cfg.n_resamples) @ counts
-    return fit_bradley_terry(wins.reshape(-1, m, m), start=theta)
+def bootstrap_strengths(weights: np.ndarray, counts: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Firth strengths (R, M) refitted on participant resamples (weights: R x people)."""
+    m = len(theta)
+    return fit_bradley_terry((weights @ counts).reshape(-1, m, m), start=theta)
 
 
 def design_effect(wins: np.ndarray, theta: np.ndarray, draws: np.ndarray, per_person: float):
@@ -116,19 +112,20 @@ def _method_notes(wins: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return flags, notes
 
 
-def rank_stratum(rows: pd.DataFrame, cfg: BootstrapConfig) -> tuple[pd.DataFrame | None, list[str]]:
+def rank_stratum(
+    counts: np.ndarray, weights: np.ndarray, methods: list[str], cfg: BootstrapConfig
+) -> tuple[pd.DataFrame | None, list[str]]:
     """The ranking of one data set x exposure stratum, and notes (None if not estimable)."""
-    methods = sorted(set(rows["method_a"]) | set(rows["method_b"]))
-    counts, strata, m = _pair_counts(rows, methods)
+    m = len(methods)
     wins = counts.sum(axis=0).reshape(m, m).astype(np.float64)
     if m < 2 or not is_connected(wins):
         return None, ["methods are not all linked by comparisons; no ranking"]
     theta = fit_bradley_terry(wins)
-    draws = bootstrap_strengths(counts, strata, m, theta, cfg)
+    draws = bootstrap_strengths(weights, counts, theta)
     separated = len(np.unique(win_components(wins))) > 1
     notes = []
     if separated:
-        per_person = len(rows) / max(1, len(strata))
+        per_person = wins.sum() / max(1, int((counts.sum(axis=1) > 0).sum()))
         scale = design_effect(wins, theta, draws, per_person)
         ends = [profile_interval(wins, theta, i, cfg.level, scale) for i in range(m)]
         lo, hi = np.array(ends).T
@@ -164,10 +161,13 @@ def rank_methods(
     """Bradley-Terry rankings per data set x exposure stratum (`exposures`: default all)."""
     tables, notes = [], []
     for dataset, rows in judgments.groupby("dataset", sort=True):
-        for exposure in exposure_order(rows["exposure"]):
+        codes = dataset_codes(rows)
+        weights = resampling_weights(codes, cfg)
+        for e, exposure in enumerate(codes.exposures):
             if exposures is not None and exposure not in exposures:
                 continue
-            table, said = rank_stratum(rows[rows["exposure"] == exposure], cfg)
+            counts, methods = stratum_counts(codes, codes.exposure == e)
+            table, said = rank_stratum(counts, weights, methods, cfg)
             notes += [f"{dataset} / {exposure} (ranking): {text}" for text in said]
             if table is not None:
                 tables.append(table.assign(dataset=dataset, exposure=exposure))
