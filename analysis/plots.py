@@ -59,7 +59,7 @@ def headline_interval(rates: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 def oriented_points(rates: pd.DataFrame, focal: str | None) -> pd.DataFrame:
     """Cell rates as P(method chosen) over `versus`: the focal method where it takes part."""
     lo, hi = headline_interval(rates)
-    flip = (rates["method_b"] == focal).to_numpy() if focal is not None else False
+    flip = (rates["method_b"] == focal).to_numpy() & (focal is not None)
     return pd.DataFrame(
         {
             "dataset": rates["dataset"],
@@ -168,6 +168,12 @@ def _pick(frame: pd.DataFrame, dataset: str, comparisons: set[str]) -> pd.DataFr
     return frame[(frame["dataset"] == dataset) & frame["comparison"].isin(comparisons)]
 
 
+def _panel_title(dataset: str, focal: str | None, is_focal: bool) -> str:
+    if is_focal:
+        return f"{dataset}: P({focal} chosen)"
+    return f"{dataset}: without {focal}" if focal is not None else str(dataset)
+
+
 def exposure_panels(
     rates: pd.DataFrame, curves: ExposureCurves, focal: str | None
 ) -> list[list[dict]]:
@@ -188,7 +194,7 @@ def exposure_panels(
                     "fits": _pick(curves.fits, dataset, comps),
                     "bands": _pick(curves.bands, dataset, comps),
                     "focal": is_focal,
-                    "title": f"{dataset}: P({focal} chosen)" if is_focal else f"{dataset}: others",
+                    "title": _panel_title(dataset, focal, is_focal),
                     "ylabel": f"P({focal} chosen)" if is_focal else "P(first method chosen)",
                 }
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.bootstrap import BootstrapConfig
@@ -15,6 +16,8 @@ from analysis.diagnostics import (
     position_bias,
     timing_summary,
 )
+from analysis.pipeline import AnalysisOptions, TableOptions, analyse
+from analysis.report import write_report
 from analysis.synth import SimulationSpec, as_csv_text, simulate_responses
 from analysis.validate import validate_responses
 
@@ -105,3 +108,21 @@ def test_devices_and_timing(frame):
     assert timing.loc["all timed", "flagged"] == flagged
     assert timing.loc["unlimited", "flagged"] == 0
     assert 0 < timing.loc["all timed", "flagged_share"] < 0.1
+
+
+def test_report_writes_oriented_curves_residuals_and_stratified_rankings(tmp_path, export_csv):
+    options = AnalysisOptions(
+        paths=(str(export_csv),),
+        bootstrap=BootstrapConfig(n_resamples=50),
+        table=TableOptions(focal="pix2pix"),
+    )
+    write_report(analyse(options), tmp_path / "out")
+    fits = pd.read_csv(tmp_path / "out" / "exposure_fits.csv")
+    with_focal = fits[fits["comparison"].str.contains("pix2pix")]
+    assert len(with_focal) and (with_focal["method"] == "pix2pix").all()
+    resid = pd.read_csv(tmp_path / "out" / "exposure_residuals.csv", dtype={"exposure": str})
+    assert "unlimited" in set(resid["exposure"]) and not resid["in_fit"].all()
+    ranks = pd.read_csv(tmp_path / "out" / "rankings.csv", dtype={"exposure": str})
+    assert set(ranks["exposure"]) == {"250", "1000", "4000", "unlimited"}
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert "P(pix2pix chosen)" in html and "Firth" in html and "halfway" in html

@@ -56,6 +56,8 @@ def test_points_and_curves_show_the_focal_methods_rate():
     assert flipped["rate"] == pytest.approx(1 - unlimited["rate"])
     assert flipped["lo"] == pytest.approx(1 - unlimited["hi"])
     assert flipped["hi"] == pytest.approx(1 - unlimited["lo"])
+    unoriented = oriented_points(rates, None).iloc[0]
+    assert (unoriented["method"], unoriented["rate"]) == ("encdec", rates["rate"].iloc[0])
     ax = fig.axes[0]
     ys = _points(ax)[KNOWN["encdec"]]
     assert np.sort(ys) == pytest.approx(np.sort(points["rate"].to_numpy()))
