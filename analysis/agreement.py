@@ -30,7 +30,8 @@ from scipy.stats import kendalltau
 from analysis.bootstrap import BootstrapConfig, cluster_weights, percentile_interval, strata_members
 from analysis.errors import AnalysisInputError
 from analysis.load import StudyMeta
-from analysis.ranking import fit_bradley_terry, is_connected
+from analysis.schema import UNLIMITED, exposure_ms
+from analysis.bradley_terry import fit_bradley_terry, is_connected
 
 # +1: higher is better; -1: lower is better. Diversity is oriented "more diverse = +".
 DIRECTIONS = {
@@ -94,8 +95,20 @@ class HumanStrengths:
     judgments: np.ndarray
 
 
+def headline_stratum(judgments: pd.DataFrame) -> pd.DataFrame:
+    """The judgments of the headline exposure: unlimited if tested, else the longest one.
+
+    Rankings are never pooled across exposures (a fake shown for 125 ms is near chance, so
+    pooling flatters whatever was shown briefly); the agreement uses the paper table's stratum.
+    """
+    exposures = set(judgments["exposure"].unique())
+    chosen = UNLIMITED if UNLIMITED in exposures else max(exposures, key=exposure_ms)
+    return judgments[judgments["exposure"] == chosen]
+
+
 def human_strengths(judgments: pd.DataFrame, cfg: BootstrapConfig) -> HumanStrengths | None:
-    """BT strengths of the methods in `judgments`; None if they are not all linked."""
+    """BT strengths of the methods at the headline exposure; None if they are not all linked."""
+    judgments = headline_stratum(judgments)
     methods = sorted(set(judgments["method_a"]) | set(judgments["method_b"]))
     index = {m: i for i, m in enumerate(methods)}
     m = len(methods)

@@ -176,7 +176,7 @@ def _paired(options, loaded, configs, excluded, kept, tasks) -> AnalysisResult:
     shown = presentation(loaded, table_opts)
     table = paper_table(long, focal, table_opts.columns, table_opts.exposure, table_opts.ci, shown)
     rankings, rank_notes = rank_methods(kept, options.bootstrap)
-    curves = fit_exposure_curves(kept, level)
+    curves = fit_exposure_curves(kept, options.bootstrap, focal)
     trials = loaded.frame[(loaded.frame["kind"] != "practice") & (loaded.frame["task"] == PAIRED)]
     agreement = None
     if options.metrics:
@@ -258,6 +258,7 @@ def output_names() -> tuple[str, ...]:
         "exposure.png",
         "exposure.svg",
         "exposure_fits.csv",
+        "exposure_residuals.csv",
         "rankings.png",
         "rankings.svg",
         "diagnostics.png",

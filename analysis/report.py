@@ -66,6 +66,7 @@ def write_tables(result: AnalysisResult, out: Path) -> None:
     atomic_write_text(out / "table.csv", to_csv(result.table))
     _csv(result.rankings, out / "rankings.csv")
     _csv(result.curves.fits, out / "exposure_fits.csv")
+    _csv(result.curves.residuals, out / "exposure_residuals.csv")
     for name in DIAGNOSTIC_FILES:
         _csv(result.diagnostics[name], out / f"diagnostics_{name}.csv")
     if result.agreement is not None:
@@ -93,7 +94,9 @@ def write_figures(result: AnalysisResult, out: Path) -> dict[str, SavedFigure]:
         return {}
     diag = result.diagnostics
     figures = {
-        "exposure": exposure_figure(result.rates, result.curves.bands),
+        "exposure": exposure_figure(
+            result.rates, result.curves, result.focal, result.options.bootstrap.level
+        ),
         "rankings": rankings_figure(result.rankings),
         "diagnostics": diagnostics_figure(
             diag["position"], diag["participants"], diag["devices"], diag["timing"]
@@ -171,6 +174,7 @@ def _paired_html(result: AnalysisResult) -> dict[str, str]:
         "rankings": _html_table(result.rankings),
         "exclusions": _html_table(result.exclusions.report),
         "fits": _html_table(result.curves.fits),
+        "residuals": _html_table(result.curves.residuals),
         "position": _html_table(diag["position"]),
         "timing": _html_table(diag["timing"]),
         "device_summary": _html_table(diag["device_summary"]),
