@@ -28,10 +28,10 @@ from scipy.special import expit
 from scipy.stats import kendalltau
 
 from analysis.bootstrap import BootstrapConfig, cluster_weights, percentile_interval, strata_members
+from analysis.bradley_terry import fit_bradley_terry, is_connected
 from analysis.errors import AnalysisInputError
 from analysis.load import StudyMeta
 from analysis.schema import UNLIMITED, exposure_ms
-from analysis.bradley_terry import fit_bradley_terry, is_connected
 
 # +1: higher is better; -1: lower is better. Diversity is oriented "more diverse = +".
 DIRECTIONS = {
