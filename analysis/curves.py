@@ -303,6 +303,8 @@ def _one_comparison(
 ):
     """(fit row, residual rows, band or None) for one comparison's judgments."""
     counts = timed_counts(codes, mask, y)
+    if not counts.exposures:
+        return None  # tested at unlimited time only: there is no curve to speak of
     if len(counts.exposures) < MIN_EXPOSURES:
         reason = (
             f"{len(counts.exposures)} timed exposure(s); a curve needs at least "
@@ -336,8 +338,11 @@ def _dataset_curves(rows: pd.DataFrame, cfg: BootstrapConfig, focal: str | None)
         method, versus, y = orient(codes, mask, focal)
         head = {"dataset": rows["dataset"].iloc[0], "comparison": comparison}
         head |= {"method": method, "versus": versus}
-        row, resid, band = _one_comparison(codes, mask, y, weights, cfg)
-        fits.append(head | row)
+        fitted = _one_comparison(codes, mask, y, weights, cfg)
+        if fitted is None:
+            continue
+        row, resid, band = fitted
+        fits.append(row | head)  # the comparison's names, never the no-curve row's blanks
         residuals += [head | r for r in resid]
         if band is not None:
             bands.append(band.assign(**head))

@@ -130,3 +130,24 @@ def test_batched_fits_match_scipy_on_random_problems():
         assert mine <= ref.fun + 1e-6
         best, ok = fit_curve(n[i], k[i], x)
         assert ok and _objective(best, n[i], k[i], x)[0] <= min(mine, ref.fun) + 1e-6
+
+
+def test_unlimited_only_comparisons_get_no_curve_and_no_note(make_rows):
+    rows = make_rows(
+        *[
+            {"participant_id": f"p{i % 4}", "image_id": f"img{i % 5}", "exposure": "unlimited"}
+            | {"exposure_ms_target": "", "exposure_ms_measured": ""}
+            | {"chosen_method": "crn" if i % 3 else "pix2pix"}
+            for i in range(24)
+        ],
+        *[
+            {"participant_id": f"p{i % 4}", "image_id": f"img{i % 5}", "comparison": "crn_vs_real"}
+            | {"method_b": "real", "right_method": "real", "exposure": "125"}
+            | {"exposure_ms_target": "125", "exposure_ms_measured": "125"}
+            for i in range(8)
+        ],
+    )
+    curves = fit_exposure_curves(rows, BootstrapConfig(n_resamples=20), focal="crn")
+    assert list(curves.fits["comparison"]) == ["crn_vs_real"]  # one timed exposure: a note
+    assert not curves.fits[["dataset", "method", "versus"]].isna().any().any()
+    assert len(curves.notes) == 1 and curves.notes[0].startswith("city / crn vs real")
