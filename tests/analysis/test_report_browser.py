@@ -9,16 +9,7 @@ import pytest
 from analysis import pipeline
 from analysis.report import write_report
 from analysis.synth import SimulationSpec
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.mark.browser
@@ -36,7 +27,7 @@ def test_paper_table_fits_a_1280_px_window(tmp_path, export_writer):
     options = pipeline.AnalysisOptions(paths=(str(csv),), table=pipeline.TableOptions("crn"))
     write_report(pipeline.analyse(options), tmp_path / "report")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto((tmp_path / "report" / "index.html").as_uri())
         table, box = page.evaluate(

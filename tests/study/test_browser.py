@@ -24,19 +24,10 @@ from werkzeug.serving import make_server
 from crn.data.sources.synthetic import render_scene
 from crn.imageset import write_imageset
 from study.app import create_app, runtime
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--headless",
-]
 ALL_EXPOSURES = [125, 250, 500, 1000, 2000, 4000, 8000, "unlimited"]
 ONE_FRAME_MS = 17.0
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "trial.png"
