@@ -10,6 +10,7 @@ from torch import nn
 
 from crn.errors import UserError
 from crn.losses import label_pyramid
+from crn.models import cpu_kernels
 
 MIN_HEIGHT = 4
 MAX_HEIGHT = 1024
@@ -92,8 +93,8 @@ class RefinementModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Refine features (in-place LReLU: GroupNorm backward needs its input, not output)."""
-        x = F.leaky_relu_(self.norm1(self.conv1(x)), 0.2)
-        return F.leaky_relu_(self.norm2(self.conv2(x)), 0.2)
+        x = F.leaky_relu_(self.norm1(cpu_kernels.conv3x3(x, self.conv1.weight)), 0.2)
+        return F.leaky_relu_(self.norm2(cpu_kernels.conv3x3(x, self.conv2.weight)), 0.2)
 
 
 class CRNGenerator(nn.Module):
@@ -137,13 +138,16 @@ class CRNGenerator(nn.Module):
         if pyramid is None:
             pyramid = label_pyramid(label, self.scales)
         features = None
-        for size, block in zip(self.scales, self.blocks, strict=True):
+        for size, block, channels in zip(self.scales, self.blocks, self.channels, strict=True):
             masks = pyramid[size] if size in pyramid else label_pyramid(label, [size])[size]
             if features is None:
-                x = masks
+                x = cpu_kernels.module_layout(masks, channels, size)
             else:
-                up = F.interpolate(features, size=size, mode="bilinear", align_corners=True)
-                x = torch.cat([up, masks.to(up.dtype)], dim=1)
+                # Re-laid before upsampling, where the map is 4x smaller than after.
+                up = cpu_kernels.upsample(cpu_kernels.module_layout(features, channels, size), size)
+                masks = masks.to(up.dtype).contiguous(memory_format=cpu_kernels.layout_of(up))
+                x = torch.cat([up, masks], dim=1)
             features = block(x)
-        out = (self.to_rgb(features) + 1.0) / 2.0
+        out = cpu_kernels.pointwise(features, self.to_rgb.weight, self.to_rgb.bias)
+        out = (out + 1.0) / 2.0
         return out.view(out.shape[0], self.k, 3, *out.shape[-2:])
