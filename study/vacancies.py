@@ -29,6 +29,10 @@ IDLE_S = 0.2
 # After a claim, planning waits this long for quiet: during a burst of arrivals, planning the
 # next vacancies would take the write lock from the people arriving now.
 QUIET_S = 1.0
+# Between two planned vacancies the filler lets go of the write lock and of its process's GIL
+# for this long, so that answers are never queued behind a run of plans (measured: without it,
+# refilling 200 vacancies while 200 people answered once a second gave answer p99 210 ms).
+PACE_S = 0.05
 
 
 def _vacancies(conn, rt: StudyRuntime) -> int:
@@ -52,11 +56,16 @@ def _top_up_one(rt: StudyRuntime, target: int) -> bool:
         return True
 
 
-def fill_vacancies(rt: StudyRuntime, target: int) -> int:
-    """Plan vacancies until `target` wait unclaimed (one short transaction each); how many."""
+def fill_vacancies(rt: StudyRuntime, target: int, pause: threading.Event | None = None) -> int:
+    """Plan vacancies until `target` wait unclaimed (one short transaction each); how many.
+
+    With `pause`, wait PACE_S on it between two plans (and stop early once it is set).
+    """
     added = 0
     while target > 0 and _top_up_one(rt, target):
         added += 1
+        if pause is not None and pause.wait(PACE_S):
+            break
     return added
 
 
@@ -78,7 +87,7 @@ def start_filler(rt: StudyRuntime, target: int) -> threading.Thread:
                     seen = count
                     stop.wait(QUIET_S)  # people are arriving: let them have the lock first
                     continue
-                added = fill_vacancies(rt, target)
+                added = fill_vacancies(rt, target, stop)
                 seen = _count(rt)
             except OperationalError as err:  # locked or full: try again later, never crash
                 log.warning("could not plan ahead: %s", err.orig)

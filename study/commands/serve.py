@@ -47,7 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker (gthread)")
+    # 4, not more: on 2 cores, 8 threads per worker stored ~10 % fewer answers per second in
+    # benchmarks/bench_study_load.py (more threads queue on SQLite's one write lock and the GIL).
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
     parser.add_argument(
         "--admin-token",
         default=None,
