@@ -249,27 +249,22 @@ def _wait_ready(url: str, server: subprocess.Popen, timeout: float = 60.0) -> No
     raise UserError(f"the study server did not answer at {url} within {timeout:.0f} s")
 
 
+def serve_command(study_dir: Path, port: int, token: str) -> list[str]:
+    """The `crnkit study serve` command line the demo runs its study with."""
+    return [
+        sys.executable, "-m", "crn.cli", "study", "serve", str(study_dir / "study.toml"),
+        "--db", str(study_dir / "study.sqlite"), "--host", "127.0.0.1", "--port", str(port),
+        # One argument with "=": a random token may begin with "-", which argparse would
+        # take for an option.
+        f"--admin-token={token}",
+        "--workers", "2",
+    ]  # fmt: skip
+
+
 def _run_study(cfg: DemoConfig, study_dir: Path, port: int, token: str) -> None:
     _say("5/7 the real study server, simulated participants over HTTP, export")
     port = port or _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "crn.cli",
-        "study",
-        "serve",
-        str(study_dir / "study.toml"),
-        "--db",
-        str(study_dir / "study.sqlite"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--admin-token",
-        token,
-        "--workers",
-        "2",
-    ]
+    cmd = serve_command(study_dir, port, token)
     server = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         url = f"http://127.0.0.1:{port}"

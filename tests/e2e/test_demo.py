@@ -71,3 +71,18 @@ def test_metrics_and_their_agreement_with_people(demo_out):
     report = demo_out / "report"
     assert "FID" in (report / "metrics_table.md").read_text()
     assert "Automatic metrics and how they agree with people" in (report / "index.html").read_text()
+
+
+def test_serve_command_takes_a_token_that_begins_with_a_dash(tmp_path):
+    """token_urlsafe() may start with '-': the demo's serve command must still parse it."""
+    import argparse
+
+    from crn.commands.demo import serve_command
+    from study.commands.serve import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    argv = serve_command(tmp_path, 8123, "-starts-with-a-dash-0123")[5:]
+    ns = parser.parse_args(argv)
+    assert ns.admin_token == "-starts-with-a-dash-0123"
+    assert ns.port == 8123
