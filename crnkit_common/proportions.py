@@ -20,11 +20,15 @@ rate: the chance that a new person prefers the method on a new image. Three step
        y = rate + a_participant + b_image + e,
    whose variance components come from unbiased moment equations (Henderson's method 3 style;
    Gao & Owen 2017), minus one for the estimated mean.
-3. Interval and test on the logit scale: logit(rate) +- t_df * se / (rate (1 - rate)), mapped
-   back (the logit interval for proportions from clustered samples, as in Korn & Graubard 1999
-   and survey software). Near 0 or 1 a rate's sampling distribution is skewed and its
+3. Interval and test on the logit scale: c +- t_df * s, mapped back, with s = se / (rate (1 -
+   rate)) (the logit interval for proportions from clustered samples, as in Korn & Graubard
+   1999 and survey software). Near 0 or 1 a rate's sampling distribution is skewed and its
    estimated variance shrinks with it; the logit scale removes most of that dependence. The
-   test of "rate = null" is the t test on the same scale, so it rejects exactly when the null
+   centre c = logit(rate) - (2 rate - 1) s^2 / 2 removes the second-order (delta-method) bias of
+   logit(rate): logit is convex above 1/2, so logit of an estimated rate overshoots on average,
+   and the uncorrected interval missed mostly on one side (above the true rate) for rates near
+   1 with very heterogeneous participants. At rate 1/2 the correction is zero. The test of
+   "rate = null" is the t test of (c - logit(null)) / s, so it rejects exactly when the null
    lies outside the interval.
 
 A cell where everyone chose the same side has no spread to estimate; its interval is the exact
@@ -257,7 +261,7 @@ def crossed_proportion(
     df = fallback_df if fallback_df is not None else effective_df(sigma2, design)
     se_logit = np.sqrt(variance) / (rate * (1 - rate))
     t = stats.t.ppf(0.5 + level / 2, df)
-    centre = logit(rate)
+    centre = logit(rate) - (2 * rate - 1) * se_logit**2 / 2  # second-order bias, see step 3
     statistic = (centre - logit(null)) / se_logit
     return CrossedEstimate(
         se=float(np.sqrt(variance)),

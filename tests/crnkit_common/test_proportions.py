@@ -65,10 +65,12 @@ def test_interval_is_the_logit_t_interval_of_that_variance():
     df = effective_df(variance_components(CHOICE, design), design)
     rate = 8 / 12
     se = np.sqrt(_hand_two_way(CHOICE, PEOPLE, IMAGES))
-    half = stats.t.ppf(0.975, df) * se / (rate * (1 - rate))
+    se_logit = se / (rate * (1 - rate))
+    centre = logit(rate) - (2 * rate - 1) * se_logit**2 / 2  # delta-method bias removed
+    half = stats.t.ppf(0.975, df) * se_logit
     assert (est.rate, est.df, est.se) == pytest.approx((rate, df, se))
-    assert (est.lo, est.hi) == pytest.approx((expit(logit(rate) - half), expit(logit(rate) + half)))
-    t = logit(rate) / (se / (rate * (1 - rate)))
+    assert (est.lo, est.hi) == pytest.approx((expit(centre - half), expit(centre + half)))
+    t = centre / se_logit
     assert est.p_value == pytest.approx(2 * stats.t.sf(t, df))
     assert (est.n, est.n_participants, est.n_images) == (12, 4, 3)
 
