@@ -28,10 +28,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import tomli_w
 
@@ -41,7 +39,7 @@ from study.export import integrity_report, sqlalchemy_url
 from study.simulate import SimConfig, simulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lean_client import run_load
+from lean_client import run_load, wait_until_up
 
 PRACTICE, CATCH = 4, 6
 EXPOSURES = [125, 250, 500, 1000, 2000, "unlimited"]
@@ -113,18 +111,7 @@ def start_server(toml: Path, db: str, key_file: Path, port: int, ns: argparse.Na
         "--no-verify-images",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise SystemExit("server did not start within 60 s")
+    return wait_until_up(proc, f"http://127.0.0.1:{port}/api/health", "server")
 
 
 def server_cpu_s(pid: int) -> float:
@@ -153,6 +140,20 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def sim_config(shape: str, ns: argparse.Namespace, progress: bool) -> SimConfig:
+    """The simulated participants of one load shape: no think time (closed) or paced."""
+    paced = shape == "paced"
+    return SimConfig(
+        participants=ns.participants,
+        concurrency=ns.concurrency,
+        think_ms=ns.pace_ms if paced else 0.0,
+        ramp_s=ns.ramp_s if paced else 0.0,
+        seed=ns.seed,
+        progress=progress,
+        timeout_s=60.0,
+    )
+
+
 def run_psiturk(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
     """The same load against psiTurk 3.3.1's example server (see psiturk_reference.py)."""
     from psiturk_reference import psiturk_integrity, run_psiturk_load, start_psiturk
@@ -162,15 +163,7 @@ def run_psiturk(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
     port = free_port()
     proc = start_psiturk(Path(ns.psiturk_bin), root, port)
     try:
-        config = SimConfig(
-            participants=ns.participants,
-            concurrency=ns.concurrency,
-            think_ms=ns.pace_ms if shape == "paced" else 0.0,
-            ramp_s=ns.ramp_s if shape == "paced" else 0.0,
-            seed=ns.seed,
-            progress=False,
-            timeout_s=60.0,
-        )
+        config = sim_config(shape, ns, progress=False)
         load_before = os.getloadavg()[0]
         result = run_psiturk_load(port, ns.trials, config)
         cpu = server_cpu_s(proc.pid)
@@ -205,15 +198,7 @@ def run_shape(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
             port = free_port()
             procs.append(start_server(toml, db, root / "study-secret.key", port, ns))
             urls.append(f"http://127.0.0.1:{port}")
-        config = SimConfig(
-            participants=ns.participants,
-            concurrency=ns.concurrency,
-            think_ms=ns.pace_ms if shape == "paced" else 0.0,
-            ramp_s=ns.ramp_s if shape == "paced" else 0.0,
-            seed=ns.seed,
-            progress=ns.progress,
-            timeout_s=60.0,
-        )
+        config = sim_config(shape, ns, progress=ns.progress)
         load_before = os.getloadavg()[0]
         if ns.client == "lean":
             result = run_load(urls, config)

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 from urllib.parse import urlencode, urlsplit
+
+import httpx
 
 from study.simulate import SimConfig, SimResult, answer_body, decide, make_person
 
@@ -76,11 +80,16 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def _call(conn, result, name, method, path, body, token, retry_until):
+async def call(conn, result, name, method, path, body, token, retry_until, form=False):
+    """(status, body) of one request, retried on 502/503/504 and connection errors.
+
+    Latencies, statuses, errors and retries go into `result` under `name`; raises TimeoutError
+    once `retry_until` (a time.monotonic() value) has passed.
+    """
     while True:
         started = time.perf_counter()
         try:
-            status, data = await conn.request(method, path, body, token)
+            status, data = await conn.request(method, path, body, token, form=form)
         except (OSError, asyncio.IncompleteReadError, ValueError) as err:
             conn.close()
             result.errors[type(err).__name__] += 1
@@ -95,6 +104,22 @@ async def _call(conn, result, name, method, path, body, token, retry_until):
         await asyncio.sleep(0.05)
 
 
+def wait_until_up(proc, url: str, what: str, timeout_s: float = 60.0):
+    """Return `proc` once GET `url` answers 200; kill its process group after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise SystemExit(f"{what} did not start within {timeout_s:.0f} s")
+
+
 async def _participant(index: int, host: str, port: int, config: SimConfig, result: SimResult):
     person = make_person(config, index)
     think = config.think_ms / 1000.0
@@ -104,7 +129,7 @@ async def _participant(index: int, host: str, port: int, config: SimConfig, resu
     retry = config.retry_for_s
     try:
         body = {"params": {}, "window_w": person.window[0], "window_h": person.window[1]}
-        status, enrolled = await _call(
+        status, enrolled = await call(
             conn, result, "enrol", "POST", "/api/enrol", body, None, time.monotonic() + retry
         )
         if status not in (200, 201):
@@ -120,7 +145,7 @@ async def _participant(index: int, host: str, port: int, config: SimConfig, resu
                 next_at = max(next_at + think, time.monotonic())
             answer = answer_body(person, trial, decide(person, trial, None, config))
             path = f"/api/trials/{trial['id']}/answer"
-            status, state = await _call(
+            status, state = await call(
                 conn, result, "answer", "POST", path, answer, token, time.monotonic() + retry
             )
             if status != 200:
@@ -130,7 +155,7 @@ async def _participant(index: int, host: str, port: int, config: SimConfig, resu
             if answer["focus_lost"]:
                 event = {"events": [{"type": "focus_lost", "trial_id": trial["id"]}]}
                 until = time.monotonic() + retry
-                await _call(conn, result, "events", "POST", "/api/events", event, token, until)
+                await call(conn, result, "events", "POST", "/api/events", event, token, until)
         result.finished += 1
     except TimeoutError:
         result.errors["gave_up"] += 1

@@ -21,14 +21,12 @@ import asyncio
 import json
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
-import httpx
-from lean_client import RETRYABLE, Connection
+from lean_client import Connection, call, wait_until_up
 
 from study.simulate import SimConfig, SimResult
 
@@ -52,37 +50,7 @@ def start_psiturk(bin_dir: Path, root: Path, port: int) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"psiturk-server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise SystemExit("psiturk-server did not start within 60 s")
-
-
-async def _call(conn, result, name, method, path, body, form, retry_until):
-    while True:
-        started = time.perf_counter()
-        try:
-            status, _ = await conn.request(method, path, body, None, form=form)
-        except (OSError, asyncio.IncompleteReadError, ValueError) as err:
-            conn.close()
-            result.errors[type(err).__name__] += 1
-        else:
-            result.latencies[name].append(time.perf_counter() - started)
-            result.statuses[status] += 1
-            if status not in RETRYABLE:
-                return status
-        if time.monotonic() > retry_until:
-            raise TimeoutError(name)
-        result.retries += 1
-        await asyncio.sleep(0.05)
+    return wait_until_up(proc, f"http://127.0.0.1:{port}/", "psiturk-server")
 
 
 async def _participant(index, port, trials, config: SimConfig, result: SimResult) -> None:
@@ -106,10 +74,13 @@ async def _participant(index, port, trials, config: SimConfig, result: SimResult
         "mode": "debug",
     }
     try:
-        if await _call(conn, result, "enrol", "GET", f"/exp?{query}", None, True, until) != 200:
+        status, _ = await call(
+            conn, result, "enrol", "GET", f"/exp?{query}", None, None, until, True
+        )
+        if status != 200:
             result.errors["enrol_failed"] += 1
             return
-        await _call(conn, result, "inexp", "POST", "/inexp", {"uniqueId": uid}, True, until)
+        await call(conn, result, "inexp", "POST", "/inexp", {"uniqueId": uid}, None, until, True)
         result.participants += 1
         for trial in range(trials):
             record["currenttrial"] = trial + 1
@@ -128,8 +99,8 @@ async def _participant(index, port, trials, config: SimConfig, result: SimResult
                 }
             )
             until = time.monotonic() + config.retry_for_s
-            status = await _call(
-                conn, result, "answer", "PUT", f"/sync/{uid}", record, False, until
+            status, _ = await call(
+                conn, result, "answer", "PUT", f"/sync/{uid}", record, None, until
             )
             if status != 200:
                 result.errors[f"answer_{status}"] += 1
