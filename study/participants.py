@@ -276,6 +276,22 @@ def _took_excluded(conn: Connection, spec, worker_hash: str) -> bool:
     return found is not None
 
 
+def _holder_values(entry, worker_hash, token, user_agent) -> dict:
+    """The columns that say who holds a participant row: token, platform ids, browser, time."""
+    return {
+        "token_hash": hash_token(token),
+        "platform": entry.platform,
+        "worker_hash": worker_hash,
+        "assignment_id": entry.assignment_id or None,
+        "hit_id": entry.hit_id or None,
+        "submit_to": entry.submit_to or None,
+        "session_id": entry.session_id or None,
+        "platform_study_id": entry.platform_study_id or None,
+        "user_agent": clean_user_agent(user_agent),
+        "created_at": utc_now(),
+    }
+
+
 def _insert_participant(
     conn, rt, entry, worker_hash, token, user_agent, *, status, public_id, seed, total, condition
 ) -> int:
@@ -283,20 +299,11 @@ def _insert_participant(
         insert(P).values(
             study_id=rt.study_id,
             public_id=public_id,
-            token_hash=hash_token(token),
-            platform=entry.platform,
-            worker_hash=worker_hash,
-            assignment_id=entry.assignment_id or None,
-            hit_id=entry.hit_id or None,
-            submit_to=entry.submit_to or None,
-            session_id=entry.session_id or None,
-            platform_study_id=entry.platform_study_id or None,
             status=status,
             condition=condition,
             seed=seed,
             trials_total=total,
-            user_agent=clean_user_agent(user_agent),
-            created_at=utc_now(),
+            **_holder_values(entry, worker_hash, token, user_agent),
         )
     ).inserted_primary_key[0]
 
@@ -407,19 +414,7 @@ def _claim_vacancy(conn, rt, entry, worker_hash, token, user_agent) -> Enrolment
     conn.execute(
         update(P)
         .where(P.c.id == row.id)
-        .values(
-            token_hash=hash_token(token),
-            platform=entry.platform,
-            worker_hash=worker_hash,
-            assignment_id=entry.assignment_id or None,
-            hit_id=entry.hit_id or None,
-            submit_to=entry.submit_to or None,
-            session_id=entry.session_id or None,
-            platform_study_id=entry.platform_study_id or None,
-            status="started",
-            user_agent=clean_user_agent(user_agent),
-            created_at=utc_now(),
-        )
+        .values(status="started", **_holder_values(entry, worker_hash, token, user_agent))
     )
     return Enrolment(
         preview=False, token=token, participant_pk=row.id, participant_id=row.public_id
