@@ -19,10 +19,11 @@ from scipy.special import expit
 
 from analysis.psychometric import CHANCE, fit_curve
 from analysis.schema import UNLIMITED
+from crnkit_common.responses import PAPER_EXPOSURES_MS
 
 NODES, WEIGHTS = np.polynomial.hermite_e.hermegauss(60)
 WEIGHTS = WEIGHTS / WEIGHTS.sum()
-TIMED = ("125", "250", "500", "1000", "2000", "4000", "8000")
+TIMED = tuple(str(ms) for ms in PAPER_EXPOSURES_MS)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TIMED_EXPOSURES = (125, 250, 500, 1000, 2000, 4000, 8000)
-
 
 @dataclass(frozen=True)
 class DemoConfig:

@@ -40,6 +40,8 @@ COLUMNS: tuple[str, ...] = (
 OPTIONAL_COLUMNS: dict[str, str] = {"task": "paired"}
 
 KINDS: tuple[str, ...] = ("test", "practice", "catch")
+# The CRN paper's timed exposures, in ms (its MTurk scripts' 125 ... 8000).
+PAPER_EXPOSURES_MS: tuple[int, ...] = (125, 250, 500, 1000, 2000, 4000, 8000)
 UNLIMITED = "unlimited"
 CATCH_COMPARISON = "catch"
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import tomli_w
 
-from crn.demo_config import PRESETS, TIMED_EXPOSURES, DemoConfig
+from crn.demo_config import PRESETS, DemoConfig
 from crn.errors import UserError
+from crnkit_common.responses import PAPER_EXPOSURES_MS
 
 EXAMPLE = """example:
   crnkit demo --out demo-out            # about 5 minutes on 2 CPU cores
@@ -193,7 +194,7 @@ def _metrics(cfg: DemoConfig, out: Path, splits: Path, vgg: str) -> Path:
 def study_document(cfg: DemoConfig, random_vgg: bool) -> dict:
     """The demo's study.toml as a dict: CRN vs each baseline, and CRN/pix2pix vs real over time."""
     note = " (VGG-19 with random weights: a smoke test, not a result)" if random_vgg else ""
-    timed = [*TIMED_EXPOSURES]
+    timed = [*PAPER_EXPOSURES_MS]
     return {
         "study": {
             "id": "crnkit-demo",

@@ -14,10 +14,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from crnkit_common.responses import PAPER_EXPOSURES_MS
+
 DEFAULT_TITLE = "Which image looks more real?"
 EXTRA_TRIALS = 4  # practice and catch trials each, when a real and a catch set are given
 DESIGNS = ("focal", "crn-paper", "hype", "hype-time")
-PAPER_EXPOSURES = [125, 250, 500, 1000, 2000, 4000, 8000]
+PAPER_EXPOSURES = list(PAPER_EXPOSURES_MS)
 # Images are shown at least this wide (CSS px), enlarged by a whole factor when smaller.
 MIN_DISPLAY_WIDTH, MAX_DISPLAY_WIDTH = 384, 640
 
