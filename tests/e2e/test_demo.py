@@ -5,6 +5,7 @@ import json
 import sqlite3
 
 import pytest
+import torch
 
 from crn import cli
 from crn.imageset import load_imageset
@@ -24,6 +25,10 @@ def test_splits_and_checkpoints(demo_out):
     assert splits["source"] == "synthetic" and len(splits["test"]) == 6
     for model in ("crn", "pix2pix", "encdec"):
         assert (demo_out / "runs" / model / "last.pt").is_file()
+    from crn.demo_config import PRESETS
+
+    crn = torch.load(demo_out / "runs" / "crn" / "last.pt", map_location="cpu", weights_only=False)
+    assert crn["model_args"]["lr"] == PRESETS["tiny"].crn_lr == 5e-4  # the demo's --lr reached CRN
 
 
 def test_image_sets_share_the_test_ids(demo_out):
@@ -86,3 +91,18 @@ def test_serve_command_takes_a_token_that_begins_with_a_dash(tmp_path):
     ns = parser.parse_args(argv)
     assert ns.admin_token == "-starts-with-a-dash-0123"
     assert ns.port == 8123
+
+
+def test_stage_times_are_printed_per_stage_and_in_all(capsys, monkeypatch):
+    """The demo's summary gives each announced stage's wall time and the total."""
+    from crn.commands import demo
+
+    clock = iter([0.0, 2.5, 10.0])
+    monkeypatch.setattr(demo.time, "monotonic", lambda: next(clock))
+    demo._STAGES.clear()
+    demo._say("1/7 first")
+    demo._say("2/7 second")
+    demo._stage_times()
+    out = capsys.readouterr().out
+    assert "    2.5 s  1/7 first" in out and "    7.5 s  2/7 second" in out
+    assert "   10.0 s  in all (0.2 min)" in out

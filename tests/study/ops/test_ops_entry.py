@@ -204,3 +204,24 @@ def test_the_pool_refills_in_the_background_and_stops_when_paused(ops_factory):
         app.extensions[FILLER].stop.set()
         app.extensions[FILLER].join(timeout=10)
         runtime(app).engine.dispose()
+
+
+def test_pool_refill_pauses_between_plans_and_stops_when_asked(ops_factory, monkeypatch):
+    """The background refill waits PACE_S after each plan, and an already-set stop ends it."""
+    import threading
+
+    from study import vacancies
+
+    rt = runtime(ops_factory(name="paced"))
+    waits = []
+
+    class Recorder(threading.Event):
+        def wait(self, timeout=None):
+            waits.append(timeout)
+            return False
+
+    assert vacancies.fill_vacancies(rt, 3, Recorder()) == 3
+    assert waits == [vacancies.PACE_S] * 3
+    stop = threading.Event()
+    stop.set()
+    assert vacancies.fill_vacancies(rt, 6, stop) == 1  # one plan, then the stop is seen
