@@ -28,12 +28,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import tomli_w
 
 from crn.imageset import write_imageset
+from study.commands.serve import default_workers
 from study.db import make_engine
 from study.export import integrity_report, sqlalchemy_url
 from study.simulate import SimConfig, simulate
@@ -102,7 +104,9 @@ def free_port() -> int:
 
 
 def start_server(toml: Path, db: str, key_file: Path, port: int, ns: argparse.Namespace):
-    """`crnkit study serve` in its own process group; returns once /api/health answers."""
+    """`crnkit study serve` in its own process group; returns once /api/health answers and
+    every worker is forked (each binds its own SO_REUSEPORT socket right after the fork, so a
+    load that starts earlier would put every connection on the workers already there)."""
     cmd = [
         sys.executable, "-m", "crn.cli", "study", "serve", str(toml), "--db", db,
         "--key-file", str(key_file), "--port", str(port), "--workers", str(ns.workers),
@@ -111,13 +115,19 @@ def start_server(toml: Path, db: str, key_file: Path, port: int, ns: argparse.Na
         "--no-verify-images",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL)
-    return wait_until_up(proc, f"http://127.0.0.1:{port}/api/health", "server")
+    wait_until_up(proc, f"http://127.0.0.1:{port}/api/health", "server")
+    deadline = time.monotonic() + 30
+    while len(server_cpu(proc.pid)) < ns.workers + 1:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the server did not start {ns.workers} workers within 30 s")
+        time.sleep(0.05)
+    return proc
 
 
-def server_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of the gunicorn master and its live workers."""
+def server_cpu(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of the gunicorn master `pid` and of each live worker, by pid."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    out = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -126,8 +136,18 @@ def server_cpu_s(pid: int) -> float:
         except OSError:
             continue
         if int(entry.name) == pid or int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            out[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_during(before: dict[int, float], after: dict[int, float]) -> list[float]:
+    """CPU seconds each process spent between two `server_cpu` readings, largest first.
+
+    Start-up (planning the enrolment pool, building each worker's app) is left out, and the
+    split shows whether the workers shared the load.
+    """
+    spent = [after[pid] - before.get(pid, 0.0) for pid in after]
+    return sorted((round(s, 2) for s in spent), reverse=True)
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -165,8 +185,9 @@ def run_psiturk(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
     try:
         config = sim_config(shape, ns, progress=False)
         load_before = os.getloadavg()[0]
+        start = server_cpu(proc.pid)
         result = run_psiturk_load(port, ns.trials, config)
-        cpu = server_cpu_s(proc.pid)
+        cpu = sum(cpu_during(start, server_cpu(proc.pid)))
         load_after = os.getloadavg()[0]
     finally:
         stop_server(proc)
@@ -200,13 +221,15 @@ def run_shape(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
             urls.append(f"http://127.0.0.1:{port}")
         config = sim_config(shape, ns, progress=ns.progress)
         load_before = os.getloadavg()[0]
+        start = [server_cpu(proc.pid) for proc in procs]
         if ns.client == "lean":
             result = run_load(urls, config)
         else:
             if len(urls) > 1:
                 raise SystemExit("--instances above 1 needs --client lean")
             result = simulate(urls[0], config)
-        cpu = sum(server_cpu_s(proc.pid) for proc in procs)
+        split = [cpu_during(a, server_cpu(p.pid)) for a, p in zip(start, procs, strict=True)]
+        cpu = sum(map(sum, split))
         load_after = os.getloadavg()[0]
     finally:
         for proc in procs:
@@ -239,6 +262,7 @@ def run_shape(shape: str, ns: argparse.Namespace, tmp: Path) -> dict:
         **summary,
         "client": ns.client,
         "server_cpu_s": round(cpu, 2),
+        "server_cpu_s_per_process": split if len(split) > 1 else split[0],
         "server_cpu_ms_per_judgment": round(cpu / judgments * 1000, 3),
         "client_cpu_ms_per_request": round(result.cpu_s / requests * 1000, 3),
         "cores": os.cpu_count(),
@@ -265,14 +289,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--instances", type=int, default=1, help="server processes on separate ports, one DB"
     )
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, default=default_workers(), help="default: serve's (cores + 1)"
+    )
     parser.add_argument(
         "--enrol-pool",
         type=int,
         default=0,
         help="serve --enrol-pool: participants planned ahead (closed: all arrive at once)",
     )
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2, help="default: serve's (2)")
     parser.add_argument("--db-url", default=None, help="a PostgreSQL URL instead of SQLite")
     parser.add_argument(
         "--start-postgres",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import signal
 import socket
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -42,8 +46,13 @@ def test_serve_prints_urls_and_a_stored_token_that_works(
     assert f"admin token:  {token}  (kept in" in again.output()
 
 
-def test_serve_on_a_busy_port_says_so_and_creates_nothing(study_toml, tmp_path, capsys):
+# A running `crnkit study serve` listens with SO_REUSEPORT: a second server must still be refused
+# the port rather than join it and take half of the first one's participants.
+@pytest.mark.parametrize("reuse_port", [False, True])
+def test_serve_on_a_busy_port_says_so_and_creates_nothing(study_toml, tmp_path, capsys, reuse_port):
     with socket.socket() as busy:
+        if reuse_port:
+            busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
@@ -99,3 +108,60 @@ def test_bad_serve_options_are_one_clear_line(study_toml, tmp_path, capsys, extr
 def test_serve_refuses_a_missing_spec(tmp_path, capsys):
     assert crnkit(["study", "serve", str(tmp_path / "none.toml")]) == 2
     assert "none.toml" in capsys.readouterr().err
+
+
+def _worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return sorted(int(pid) for pid in children)
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # an fd closed while we look
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    return inodes
+
+
+def _tcp_sockets(pid: int, port: int, state: str) -> int:
+    """Sockets on local `port` in TCP `state` (01 established, 0A listening) held by `pid`."""
+    inodes = _socket_inodes(pid)
+    rows = (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+    return sum(
+        int(f[1].split(":")[1], 16) == port and f[3] == state and f[9] in inodes for f in rows
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
+def test_keepalive_connections_are_spread_over_the_workers(study_toml, tmp_path, live_server):
+    server = live_server(study_toml, tmp_path / "w.sqlite", extra=("--workers", "2"))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the second worker may still be binding its socket
+        workers = _worker_pids(server.proc.pid)
+        if len(workers) == 2 and all(_tcp_sockets(pid, server.port, "0A") for pid in workers):
+            break
+        time.sleep(0.1)
+    clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(40)]
+    try:
+        request = b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"
+        for client in clients:
+            client.sendall(request)
+        for client in clients:
+            assert client.recv(4096).startswith(b"HTTP/1.1 200")
+        held = [_tcp_sockets(pid, server.port, "01") for pid in workers]
+    finally:
+        for client in clients:
+            client.close()
+    # The kernel hashes connections over the workers' sockets: 40 split 20/20 on average, and
+    # fewer than 8 on one side has a chance of about 1 in 40,000.
+    assert sum(held) == 40 and min(held) >= 8, held
+
+
+def test_serve_defaults_to_a_worker_per_core_plus_one_and_per_worker_sockets():
+    from study.commands.serve import ServeOptions, default_workers, gunicorn_settings
+
+    assert default_workers() == len(os.sched_getaffinity(0)) + 1
+    settings = gunicorn_settings(ServeOptions("127.0.0.1", 8000, 3, 2))
+    assert settings["reuse_port"] is True and (settings["workers"], settings["threads"]) == (3, 2)
