@@ -104,9 +104,12 @@ def free_port() -> int:
 
 
 def start_server(toml: Path, db: str, key_file: Path, port: int, ns: argparse.Namespace):
-    """`crnkit study serve` in its own process group; returns once /api/health answers and
-    every worker is forked (each binds its own SO_REUSEPORT socket right after the fork, so a
-    load that starts earlier would put every connection on the workers already there)."""
+    """`crnkit study serve` in its own process group; returns once every worker is up.
+
+    Up means /api/health answers and every worker is forked: each binds its own SO_REUSEPORT
+    socket right after the fork, so a load started earlier would put every connection on the
+    workers already there.
+    """
     cmd = [
         sys.executable, "-m", "crn.cli", "study", "serve", str(toml), "--db", db,
         "--key-file", str(key_file), "--port", str(port), "--workers", str(ns.workers),
