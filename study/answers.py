@@ -90,22 +90,8 @@ _MARK_SERVED = Prepared(
     .where(T.c.id == bindparam("tid"), T.c.served_at.is_(None))
     .values(served_at=bindparam("now"))
 )
-_RESPONSE_COLUMNS = (
-    "trial_id",
-    "payload_sha256",
-    "chosen_method",
-    "exposure_ms_measured",
-    "timing_ok",
-    "frame_ms",
-    "dpr",
-    "response_ms",
-    "shown_at",
-    "answered_at",
-    "window_w",
-    "window_h",
-    "focus_lost",
-    "user_agent",
-)
+# Every column of `response` but its key: an answer fills them all.
+_RESPONSE_COLUMNS = tuple(c.name for c in R.columns if not c.primary_key)
 _INSERT_RESPONSE = Prepared(insert(R).values({c: bindparam(c) for c in _RESPONSE_COLUMNS}))
 _ANSWERED = (
     select(func.count(R.c.id))
