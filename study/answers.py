@@ -114,21 +114,18 @@ def timing_ok(target_ms: int | None, measured_ms: float | None, frame_ms: float 
     return int(abs(measured_ms - target_ms) <= tolerance + TIMING_SLACK_MS)
 
 
-def trial_json(rt: StudyRuntime, row, exposure_ms: int | None = None) -> dict[str, Any]:
+def trial_json(
+    rt: StudyRuntime, tid, position, kind, task, image_id, left, right, exposure
+) -> dict[str, Any]:
     """What the browser learns about a trial: never the methods, only opaque image URLs."""
-    out = {
-        "id": row.id,
-        "index": row.position,
-        "practice": row.kind == "practice",
-        "exposure_ms": row.exposure_ms_target if exposure_ms is None else exposure_ms,
-    }
-    if row.task == PAIRED:
+    out = {"id": tid, "index": position, "practice": kind == "practice", "exposure_ms": exposure}
+    if task == PAIRED:
         out["mode"] = "pair"
-        out["left"] = rt.images.url(row.left_method, row.image_id)
-        out["right"] = rt.images.url(row.right_method, row.image_id)
+        out["left"] = rt.images.url(left, image_id)
+        out["right"] = rt.images.url(right, image_id)
     else:
         out["mode"] = "single"
-        out["image"] = rt.images.url(row.left_method, row.image_id)
+        out["image"] = rt.images.url(left, image_id)
     return out
 
 
@@ -137,7 +134,7 @@ def _serve(conn: Connection, rt: StudyRuntime, pid: int, position: int, now: str
     row = conn.execute(_TRIAL_AT, {"pid": pid, "position": position}).first()
     if row is None:
         return None
-    exposure = None
+    exposure = row.exposure_ms_target
     if row.served_at is None:
         if row.task == STAIRCASE:
             # The staircase's exposure is fixed when the trial is first served, from the answers
@@ -149,7 +146,10 @@ def _serve(conn: Connection, rt: StudyRuntime, pid: int, position: int, now: str
                 .values(exposure=str(exposure), exposure_ms_target=exposure)
             )
         _MARK_SERVED(conn, {"tid": row.id, "now": now})
-    return trial_json(rt, row, exposure)
+    return trial_json(
+        rt, row.id, row.position, row.kind, row.task, row.image_id, row.left_method,
+        row.right_method, exposure,
+    )  # fmt: skip
 
 
 def completion_json(conn: Connection, rt: StudyRuntime, pid: int) -> dict[str, Any]:
@@ -234,15 +234,10 @@ def _serve_next(conn: Connection, rt: StudyRuntime, row, now: str) -> dict[str, 
         return _serve(conn, rt, row.participant_id, row.position + 1, now)
     if row.next_served_at is None:
         _MARK_SERVED(conn, {"tid": row.next_id, "now": now})
-    return {
-        "id": row.next_id,
-        "index": row.position + 1,
-        "practice": row.next_kind == "practice",
-        "exposure_ms": row.next_exposure_ms_target,
-        "mode": "pair",
-        "left": rt.images.url(row.next_left_method, row.next_image_id),
-        "right": rt.images.url(row.next_right_method, row.next_image_id),
-    }
+    return trial_json(
+        rt, row.next_id, row.position + 1, row.next_kind, PAIRED, row.next_image_id,
+        row.next_left_method, row.next_right_method, row.next_exposure_ms_target,
+    )  # fmt: skip
 
 
 def _ack(conn, rt: StudyRuntime, row, chosen: str, ok: int, now: str) -> dict[str, Any]:
