@@ -41,11 +41,15 @@ def _vacancies(conn, rt: StudyRuntime) -> int:
     ).scalar_one()
 
 
+def _count(rt: StudyRuntime) -> int:
+    with rt.engine.connect() as conn:
+        return _vacancies(conn, rt)
+
+
 def _top_up_one(rt: StudyRuntime, target: int) -> bool:
     """Plan one more vacancy if the study is open and below `target`; True if one was added."""
-    with rt.engine.connect() as conn:  # a read first: a full pool costs no write lock
-        if _vacancies(conn, rt) >= target:
-            return False
+    if _count(rt) >= target:  # a read first: a full pool costs no write lock
+        return False
     with write_tx(rt.engine) as conn:
         status = conn.execute(
             select(S.c.status).where(S.c.id == rt.study_id).with_for_update()
@@ -67,11 +71,6 @@ def fill_vacancies(rt: StudyRuntime, target: int, pause: threading.Event | None 
         if pause is not None and pause.wait(PACE_S):
             break
     return added
-
-
-def _count(rt: StudyRuntime) -> int:
-    with rt.engine.connect() as conn:
-        return _vacancies(conn, rt)
 
 
 def start_filler(rt: StudyRuntime, target: int) -> threading.Thread:
