@@ -57,6 +57,7 @@ def make_sets(root: Path, n: int, size: tuple[int, int], names: list[str]) -> li
 
 
 def timed_run(req: MetricsRequest) -> float:
+    """Seconds for one full `crnkit metrics` run of `req`."""
     start = time.perf_counter()
     run_metrics(req)
     return time.perf_counter() - start

@@ -287,19 +287,7 @@ def parse_spec(text: str, base_dir: str | Path, source_name: str = "study.toml")
         values.setdefault("task", st.default_task_kind(doc))
     tables = {name: sc.read_table(ctx, doc, name, SCHEMA[name]) for name in _PLAIN_TABLES}
     task_ids = [c.id for c in comparisons] + [t.id for t in real_fake]
-    extra = {
-        "real_fake": real_fake,
-        "staircase": st.read_staircase(ctx, doc),
-        "timing": st.read_simple(ctx, doc, "timing", TimingSpec),
-        "questions": st.read_simple(ctx, doc, "questions", QuestionsSpec),
-        "conditions": st.read_conditions(ctx, doc, task_ids),
-        "instructions_markdown": st.read_markdown(
-            ctx, "study.instructions_file", study.get("instructions_file", ""), base
-        ),
-        "consent_markdown": st.read_markdown(
-            ctx, "study.consent_file", study.get("consent_file", ""), base
-        ),
-    }
+    extra = {"real_fake": real_fake, **_read_extras(ctx, doc, study, base, task_ids)}
     _cross_checks(ctx, tables["platform"])
     if ctx.problems:
         raise SpecError(ctx.problems)
@@ -321,6 +309,24 @@ def parse_spec(text: str, base_dir: str | Path, source_name: str = "study.toml")
 
 
 _PLAIN_TABLES = ("exclusion", "platform", "display")
+
+
+def _read_extras(
+    ctx: sc.Context, doc: dict, study: dict, base: Path, task_ids: list[str]
+) -> dict[str, Any]:
+    """The optional sections: staircase, timing, questions, conditions and the Markdown pages."""
+    return {
+        "staircase": st.read_staircase(ctx, doc),
+        "timing": st.read_simple(ctx, doc, "timing", TimingSpec),
+        "questions": st.read_simple(ctx, doc, "questions", QuestionsSpec),
+        "conditions": st.read_conditions(ctx, doc, task_ids),
+        "instructions_markdown": st.read_markdown(
+            ctx, "study.instructions_file", study.get("instructions_file", ""), base
+        ),
+        "consent_markdown": st.read_markdown(
+            ctx, "study.consent_file", study.get("consent_file", ""), base
+        ),
+    }
 
 
 def _read_sets(ctx: sc.Context, doc: dict, base_dir: Path) -> tuple[dict[str, Path], dict]:
