@@ -35,7 +35,7 @@ import numpy as np
 import tomli_w
 
 from crn.imageset import write_imageset
-from study.commands.serve import default_workers
+from study.commands.serve import DEFAULT_THREADS, default_workers
 from study.db import make_engine
 from study.export import integrity_report, sqlalchemy_url
 from study.simulate import SimConfig, simulate
@@ -301,7 +301,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="serve --enrol-pool: participants planned ahead (closed: all arrive at once)",
     )
-    parser.add_argument("--threads", type=int, default=2, help="default: serve's (2)")
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help=f"default: serve's ({DEFAULT_THREADS})"
+    )
     parser.add_argument("--db-url", default=None, help="a PostgreSQL URL instead of SQLite")
     parser.add_argument(
         "--start-postgres",

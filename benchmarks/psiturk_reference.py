@@ -75,12 +75,14 @@ async def _participant(index, port, trials, config: SimConfig, result: SimResult
     }
     try:
         status, _ = await call(
-            conn, result, "enrol", "GET", f"/exp?{query}", None, None, until, True
+            conn, result, "enrol", "GET", f"/exp?{query}", None, None, until, form=True
         )
         if status != 200:
             result.errors["enrol_failed"] += 1
             return
-        await call(conn, result, "inexp", "POST", "/inexp", {"uniqueId": uid}, None, until, True)
+        await call(
+            conn, result, "inexp", "POST", "/inexp", {"uniqueId": uid}, None, until, form=True
+        )
         result.participants += 1
         for trial in range(trials):
             record["currenttrial"] = trial + 1

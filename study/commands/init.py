@@ -19,7 +19,6 @@ from crnkit_common.responses import PAPER_EXPOSURES_MS
 DEFAULT_TITLE = "Which image looks more real?"
 EXTRA_TRIALS = 4  # practice and catch trials each, when a real and a catch set are given
 DESIGNS = ("focal", "crn-paper", "hype", "hype-time")
-PAPER_EXPOSURES = list(PAPER_EXPOSURES_MS)
 # Images are shown at least this wide (CSS px), enlarged by a whole factor when smaller.
 MIN_DISPLAY_WIDTH, MAX_DISPLAY_WIDTH = 384, 640
 
@@ -213,7 +212,7 @@ def _tasks(sets, focal, design, exposures, strongest) -> dict[str, Any]:
         best = _strongest(sets, focal, strongest)
         baselines = [o for o in others if o != real]
         pairs = [{"a": focal, "b": b, "exposures": ["unlimited"]} for b in baselines]
-        pairs += [{"a": m, "b": real, "exposures": PAPER_EXPOSURES} for m in (focal, best)]
+        pairs += [{"a": m, "b": real, "exposures": list(PAPER_EXPOSURES_MS)} for m in (focal, best)]
         return {"comparisons": pairs}
     generated = [n for n, s in sets.items() if s.kind in ("generated", "imported")]
     exposure = "staircase" if design == "hype-time" else "unlimited"

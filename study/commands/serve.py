@@ -36,6 +36,14 @@ class ServeOptions:
     backlog: int = 2048
 
 
+# Few threads, more processes: threads of one process share its GIL, and a thread holding
+# SQLite's write lock then waits for the GIL while the others parse requests. On 2 cores,
+# benchmarks/bench_study_load.py (closed loop) stored 990-1,120 answers/s with 2 workers ×
+# 4 threads and 1,150-1,360/s with 3 × 1 or 3 × 2; 2 threads keep a worker answering while
+# one of them streams an export.
+DEFAULT_THREADS = 2
+
+
 def default_workers() -> int:
     """CPU cores this process may use, plus one (a worker waiting on the write lock idles)."""
     try:
@@ -61,13 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=default_workers(),
         help="gunicorn worker processes (default: CPU cores + 1)",
     )
-    # Few threads, more processes: threads of one process share its GIL, and a thread holding
-    # SQLite's write lock then waits for the GIL while the others parse requests. On 2 cores,
-    # benchmarks/bench_study_load.py (closed loop) stored 990-1,120 answers/s with 2 workers ×
-    # 4 threads and 1,150-1,360/s with 3 × 1 or 3 × 2; 2 threads keep a worker answering while
-    # one of them streams an export.
     parser.add_argument(
-        "--threads", type=int, default=2, help="threads per worker (gthread; default 2)"
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help=f"threads per worker (gthread; default {DEFAULT_THREADS})",
     )
     parser.add_argument(
         "--admin-token",
